@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: zhmc.eda contributors
+# Apache License 2.0 (see LICENSE)
+"""Shared option documentation of the zhmc.eda modules."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    # hmc_host and hmc_auth, as in ibm.ibm_zhmc (plus hmc_auth.session_credential).
+    DOCUMENTATION = r"""
+options:
+  hmc_host:
+    description:
+      - The HMC to talk to, as a host name or IP address, or a list of them (redundant HMCs;
+        the first one that answers is used). A string that looks like a list is accepted too.
+      - An entry may carry the Web Services API port as C(host:port) (C([v6addr]:port) for
+        IPv6); all entries must use the same port. The default port is 6794.
+      - Pass the C(hmc_host) returned by M(zhmc.eda.session) to reach the same HMC.
+    type: raw
+    required: true
+  hmc_auth:
+    description:
+      - How to authenticate with the HMC, the same way as the ibm.ibm_zhmc modules.
+      - Either O(hmc_auth.session_id) (reuse an existing session, which the module leaves
+        open), or O(hmc_auth.userid) and O(hmc_auth.password) (the module logs on and logs
+        off at its end).
+      - The C(hmc_auth) returned by M(zhmc.eda.session) (or by C(ibm.ibm_zhmc.zhmc_session))
+        can be passed as it is.
+    type: dict
+    required: true
+    suboptions:
+      userid:
+        description:
+          - The userid on the HMC. Required when O(hmc_auth.session_id) is not given.
+        type: str
+      password:
+        description:
+          - The password of O(hmc_auth.userid). Required when O(hmc_auth.session_id) is not
+            given; not allowed together with it.
+        type: str
+      session_id:
+        description:
+          - The id of an existing HMC session to reuse, for example
+            C(session.hmc_auth.session_id) from M(zhmc.eda.session). The session is not
+            logged off at the end of the module.
+        type: str
+      session_credential:
+        description:
+          - The session credential of O(hmc_auth.session_id), which the HMC's STOMP broker
+            takes as the password. Not used by the Web Services API calls; accepted so that
+            the C(hmc_auth) of M(zhmc.eda.session) can be passed on unchanged.
+        type: str
+      ca_certs:
+        description:
+          - Path of a CA certificate file or directory that verifies the HMC's certificate.
+          - Default is the CA bundle of C(REQUESTS_CA_BUNDLE), C(CURL_CA_BUNDLE), or the one
+            C(requests) uses (certifi).
+        type: str
+      verify:
+        description:
+          - Verify the HMC's certificate. Switch it off only for tests.
+        type: bool
+        default: true
+"""
+
+    # The control socket of a running zhmc.eda.notifications source.
+    CONTROL_SOCKET = r"""
+options:
+  control_socket:
+    description:
+      - Path of the control socket of a running C(zhmc.eda.notifications) event source (its
+        C(control_socket) option). Requests go to that source, which performs them in its
+        own HMC session and updates its own subscriptions.
+      - The socket is only usable by the user that runs the source (mode 0600).
+      - When no source listens on the path, the module fails with a message naming it.
+    type: path
+"""

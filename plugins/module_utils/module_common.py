@@ -1,0 +1,285 @@
+# -*- coding: utf-8 -*-
+# Copyright: zhmc.eda contributors
+# Apache License 2.0 (see LICENSE)
+"""Option helpers shared by the zhmc.eda modules (no AnsibleModule in here).
+
+The `hmc_host` / `hmc_auth` options follow ibm.ibm_zhmc, so that a `zhmc.eda.session`
+result (or an `ibm.ibm_zhmc.zhmc_session` one) can be passed on unchanged.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.zhmc.eda.plugins.module_utils.errors import blank_secrets
+
+DEFAULT_HMC_PORT = 6794
+CONTROL_TIMEOUT = 60
+
+
+def hmc_auth_spec():
+    """The `hmc_auth` option: a dict with the ibm.ibm_zhmc suboptions (+ session_credential)."""
+    return dict(
+        type="dict",
+        required=True,
+        no_log=False,  # the dict itself is no secret; its secret suboptions are no_log
+        options=dict(
+            userid=dict(type="str"),
+            password=dict(type="str", no_log=True),
+            session_id=dict(type="str", no_log=True),
+            session_credential=dict(type="str", no_log=True),
+            ca_certs=dict(type="str"),
+            verify=dict(type="bool", default=True),
+        ),
+    )
+
+
+def hmc_argument_spec():
+    """`hmc_host` and `hmc_auth`, for modules that talk to the HMC Web Services API."""
+    return dict(
+        hmc_host=dict(type="raw", required=True),
+        hmc_auth=hmc_auth_spec(),
+    )
+
+
+def control_socket_spec(required=False):
+    return dict(type="path", required=required)
+
+
+def parse_hmc_host(value):
+    """Return (hosts, port) from `hmc_host`: one host, a list, or a string that looks like a list.
+
+    Each entry may carry a port (`host:port`, `[v6addr]:port`); all entries must agree on it.
+    Raises ValueError naming the option and the problem.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]") and not re.match(r"^\[[0-9a-fA-F:.]*\](:\d+)?$", text):
+            # "['hmc1', 'hmc2']" (a list that arrived as a string)
+            text = text[1:-1]
+            items = [item.strip().strip("'\"") for item in text.split(",")]
+        else:
+            items = [text]
+    elif isinstance(value, (list, tuple)):
+        items = [str(item).strip() for item in value]
+    else:
+        raise ValueError("hmc_host must be a host name, an IP address or a list of them, got %s"
+                         % type(value).__name__)
+    items = [item for item in items if item]
+    if not items:
+        raise ValueError("hmc_host is empty: give the HMC's host name or IP address")
+    hosts = []
+    ports = set()
+    for item in items:
+        host, port = _split_port(item)
+        hosts.append(host)
+        ports.add(port)
+    if len(ports) > 1:
+        raise ValueError("hmc_host entries use different ports (%s); all HMCs must use the same port"
+                         % ", ".join(str(p) for p in sorted(p or DEFAULT_HMC_PORT for p in ports)))
+    port = ports.pop() or DEFAULT_HMC_PORT
+    return hosts, port
+
+
+def _split_port(item):
+    if re.search(r"[\s/]", item):
+        raise ValueError("hmc_host entry %r is not a host name or IP address (give host or "
+                         "host:port, not a URL)" % item)
+    match = re.match(r"^\[([0-9a-fA-F:.]+)\](?::(\d+))?$", item)
+    if match:
+        host, port = match.group(1), match.group(2)
+    elif item.count(":") == 1:
+        host, port = item.split(":")
+    else:
+        host, port = item, None  # plain host or bare IPv6 address
+    if not host or re.search(r"[\s/]", host):
+        raise ValueError("hmc_host entry %r is not a host name or IP address" % item)
+    if port is None:
+        return host, None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("hmc_host entry %r has an invalid port %r (1-65535)" % (item, port))
+    return host, int(port)
+
+
+def format_hmc_host(host, port):
+    """The `hmc_host` value for one host, with its port unless it is the default one."""
+    if host is None:
+        return None
+    if port in (None, DEFAULT_HMC_PORT):
+        return host
+    if ":" in host:
+        return "[%s]:%s" % (host, port)
+    return "%s:%s" % (host, port)
+
+
+def verify_cert_from_auth(hmc_auth):
+    """`verify_cert` for HMCClient from `hmc_auth.verify` / `hmc_auth.ca_certs`."""
+    if not hmc_auth.get("verify", True):
+        return False
+    return hmc_auth.get("ca_certs") or True
+
+
+def auth_mode(hmc_auth):
+    """'session' when hmc_auth carries a session_id, 'password' with userid+password.
+
+    Raises ValueError for a combination that is neither (ibm.ibm_zhmc rules).
+    """
+    session_id = hmc_auth.get("session_id")
+    userid = hmc_auth.get("userid")
+    password = hmc_auth.get("password")
+    if session_id:
+        if password:
+            raise ValueError("hmc_auth: give either session_id (to reuse a session) or "
+                             "userid and password (to log on), not both")
+        return "session"
+    if userid and password:
+        return "password"
+    missing = [name for name, value in (("userid", userid), ("password", password)) if not value]
+    raise ValueError("hmc_auth needs session_id, or userid and password (missing: %s)"
+                     % ", ".join("hmc_auth." + name for name in missing))
+
+
+def client_from_params(params, hmc_client_class, allow_logon=True, timeout=None):
+    """Build an HMCClient from `hmc_host` / `hmc_auth`; returns (client, owns_session).
+
+    `owns_session` is True when the caller must log on and, at the end, log off (userid and
+    password given); False when an existing session (session_id) is reused and left open.
+    """
+    hmc_auth = params["hmc_auth"] or {}
+    hosts, port = parse_hmc_host(params["hmc_host"])
+    mode = auth_mode(hmc_auth)
+    if mode == "password" and not allow_logon:
+        raise ValueError("hmc_auth must carry session_id here; userid and password are not "
+                         "accepted")
+    kwargs = dict(port=port, verify_cert=verify_cert_from_auth(hmc_auth))
+    if timeout is not None:
+        kwargs["timeout"] = timeout
+    if mode == "session":
+        client = hmc_client_class(hosts, session_id=hmc_auth["session_id"],
+                                  session_credential=hmc_auth.get("session_credential"), **kwargs)
+    else:
+        client = hmc_client_class(hosts, userid=hmc_auth["userid"],
+                                  password=hmc_auth["password"], **kwargs)
+    return client, mode == "password"
+
+
+def secrets_of(params):
+    """Every secret value in the module parameters (for masking library text)."""
+    hmc_auth = params.get("hmc_auth") or {}
+    return [hmc_auth.get(key) for key in ("password", "session_id", "session_credential")
+            if hmc_auth.get(key)]
+
+
+def hmc_error_message(action, exc, params=None):
+    """'Cannot <action>: HMC answered HTTP 404 reason 1: ...' from an HMCError, secrets blanked."""
+    status = getattr(exc, "http_status", None)
+    reason = getattr(exc, "reason", None)
+    message = getattr(exc, "message", None) or str(exc)
+    secrets = secrets_of(params or {})
+    if status is not None:
+        text = "Cannot %s: the HMC answered HTTP %s reason %s: %s" % (action, status, reason, message)
+    else:
+        text = "Cannot %s: %s: %s" % (action, type(exc).__name__, message)
+    return blank_secrets(text, secrets)
+
+
+def error_details(exc):
+    """`http_status` / `reason` of an HMCError for the module result (None when not an HMC answer)."""
+    return dict(http_status=getattr(exc, "http_status", None), reason=getattr(exc, "reason", None))
+
+
+def exact_regex(name):
+    """A regular expression that matches exactly `name`."""
+    return "^%s$" % re.escape(name)
+
+
+def target_of(spec):
+    """(kind, name) of an OS-message target: ('partition', P) or ('lpar', L); ValueError otherwise."""
+    partition = spec.get("partition_name")
+    lpar = spec.get("lpar_name")
+    if bool(partition) == bool(lpar):
+        raise ValueError("give exactly one of partition_name (DPM CPC) or lpar_name (classic CPC)")
+    return ("partition", partition) if partition else ("lpar", lpar)
+
+
+def find_target(client, cpc_name, kind, name):
+    """Find one partition or LPAR by exact CPC and name.
+
+    Returns the `{uri, name, cpc_name, cpc_uri, class, status}` dict; raises LookupError with a
+    message naming the CPC or the partition/LPAR that does not exist.
+    """
+    cpcs = [cpc for cpc in client.find_cpcs(exact_regex(cpc_name)) if cpc.get("name") == cpc_name]
+    if not cpcs:
+        raise LookupError("CPC %r not found on the HMC (or no access to it)" % cpc_name)
+    if kind == "partition":
+        found = client.find_partitions(exact_regex(cpc_name), exact_regex(name))
+        what = "partition"
+    else:
+        found = client.find_lpars(exact_regex(cpc_name), exact_regex(name))
+        what = "LPAR"
+    found = [item for item in found if item.get("name") == name and item.get("cpc_name") == cpc_name]
+    if not found:
+        hint = ""
+        cpc = cpcs[0]
+        dpm = cpc.get("dpm_enabled", cpc.get("dpm-enabled"))
+        if dpm is True and kind == "lpar":
+            hint = " (CPC %s is in DPM mode: use partition_name)" % cpc_name
+        elif dpm is False and kind == "partition":
+            hint = " (CPC %s is in classic mode: use lpar_name)" % cpc_name
+        raise LookupError("%s %r not found in CPC %r (or no access to it)%s" % (what, name, cpc_name, hint))
+    return found[0]
+
+
+def topic_item(raw):
+    """A Get Notification Topics item in snake_case."""
+    item = dict(topic_name=raw.get("topic-name"), topic_type=raw.get("topic-type"))
+    if "object-uri" in raw:
+        item["object_uri"] = raw.get("object-uri")
+    if "include-refresh-messages" in raw:
+        item["include_refresh_messages"] = raw.get("include-refresh-messages")
+    return item
+
+
+def same_object(uri_a, uri_b):
+    """True when two object URIs name the same object (the HMC may give only the id)."""
+    if not uri_a or not uri_b:
+        return False
+    return uri_a.rstrip("/").split("/")[-1] == uri_b.rstrip("/").split("/")[-1]
+
+
+def session_topics(raw_topics):
+    """{object, job, audit, security} topic names from Get Notification Topics items."""
+    names = dict(object=None, job=None, audit=None, security=None)
+    keys = {"object-notification": "object", "job-notification": "job",
+            "audit-notification": "audit", "security-notification": "security"}
+    for raw in raw_topics:
+        key = keys.get(raw.get("topic-type"))
+        if key and names[key] is None:
+            names[key] = raw.get("topic-name")
+    return names
+
+
+UNSUPPORTED_HINT = "does not support OS messages"
+
+
+def channel_response_summary(response, check_mode=False):
+    """(topic_name, status) from a source's open_os_message_channel answer.
+
+    The source answers with `topics` (the channel topics of the object) and `changed`;
+    it may also give `topic_name` / `status` directly.
+    """
+    topic = response.get("topic_name") or response.get("topic")
+    if not topic:
+        topics = response.get("topics") or []
+        topic = topics[0] if topics else None
+    status = response.get("status")
+    if not status:
+        status = "opened" if response.get("changed") or (check_mode and not topic) else "existing"
+    return topic, status
+
+
+def is_unsupported_error(exc):
+    """True when a source refused to open a channel because the OS has no OS messages (409.332)."""
+    return bool(getattr(exc, "server_error", False)) and UNSUPPORTED_HINT in str(exc)

@@ -1,0 +1,228 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: zhmc.eda contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: session
+short_description: Log on to or log off from the HMC and return a reusable session
+version_added: "0.1.0"
+description:
+  - With O(state=present) and O(hmc_auth.userid) / O(hmc_auth.password), logs on to the HMC
+    and returns the new session in C(hmc_auth) form (session id and session credential) with
+    the HMC actually used (C(hmc_host)) and the session's notification topics.
+  - Later tasks reuse the session with C(hmc_host) and C(hmc_auth) taken from the result;
+    the C(zhmc.eda.notifications) event source accepts the same C(hmc_auth).
+  - With O(state=present) and O(hmc_auth.session_id), checks that the session is still valid
+    and returns its topics.
+  - With O(state=absent), logs the session of O(hmc_auth.session_id) off.
+  - The result of this module is never shown in the output (the companion action plugin
+    marks it C(no_log)); registered variables still hold it.
+author:
+  - zhmc.eda contributors (@zhmc-eda)
+requirements:
+  - requests
+extends_documentation_fragment:
+  - zhmc.eda.hmc
+options:
+  state:
+    description:
+      - V(present) logs on (or checks the given session); V(absent) logs the given session off.
+    type: str
+    choices: [present, absent]
+    default: present
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - O(state=present) logs on also in check mode, because the later tasks of a check-mode
+        run need a session to read from the HMC; a session changes nothing on the HMC's
+        managed objects.
+      - O(state=absent) does not log off in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+notes:
+  - An OS-message channel lives as long as the session that opened it. Do not log off a
+    session whose topics a receiver is still consuming.
+  - O(state=present) never reports a change (a session is not managed state, as in
+    ibm.ibm_zhmc). O(state=absent) reports a change when a valid session was logged off.
+seealso:
+  - module: zhmc.eda.os_message_channel
+  - module: zhmc.eda.notification_topics_info
+"""
+
+EXAMPLES = r"""
+- name: Log on to the HMC
+  zhmc.eda.session:
+    hmc_host: "{{ hmc_host }}"
+    hmc_auth:
+      userid: "{{ hmc_userid }}"
+      password: "{{ hmc_password }}"
+      ca_certs: "{{ hmc_ca_certs | default(omit) }}"
+  register: session
+
+- name: Open an OS-message channel in that session
+  zhmc.eda.os_message_channel:
+    hmc_host: "{{ session.hmc_host }}"
+    hmc_auth: "{{ session.hmc_auth }}"
+    cpc_name: CPC1
+    partition_name: PART1
+
+- name: Log off
+  zhmc.eda.session:
+    hmc_host: "{{ session.hmc_host }}"
+    hmc_auth: "{{ session.hmc_auth }}"
+    state: absent
+"""
+
+RETURN = r"""
+hmc_host:
+  description: The HMC that answered (with its port when not 6794); pass it as O(hmc_host).
+  returned: when O(state=present)
+  type: str
+  sample: "hmc1.example.com"
+hmc_auth:
+  description: The session in the form of the O(hmc_auth) option.
+  returned: when O(state=present)
+  type: dict
+  contains:
+    session_id:
+      description: The session id.
+      type: str
+      returned: always
+      sample: "2p5i1e4o8bg4y1iqb2yi1l7s5ab7c4nivr1pcu3xrt7bmcgbhc"
+    session_credential:
+      description: The session credential (the STOMP password of the session).
+      type: str
+      returned: always
+      sample: "x4s0kcb7ad1ep2dufb3uuxwg3jfnq6uh3aw2c0gzmusv0u3rw"
+    ca_certs:
+      description: O(hmc_auth.ca_certs) as given.
+      type: str
+      returned: always
+      sample: "/etc/pki/hmc-ca.pem"
+    verify:
+      description: O(hmc_auth.verify) as given.
+      type: bool
+      returned: always
+      sample: true
+topics:
+  description: The names of the session's notification topics.
+  returned: when O(state=present)
+  type: dict
+  contains:
+    object:
+      description: The per-session object notification topic (status and property changes).
+      type: str
+      returned: always
+      sample: "hmcuser.1obj"
+    job:
+      description: The per-session job notification topic (completions of jobs this session started).
+      type: str
+      returned: always
+      sample: "hmcuser.1job"
+    audit:
+      description: The audit log topic.
+      type: str
+      returned: always
+      sample: "hmc1.audit"
+    security:
+      description: The security log topic.
+      type: str
+      returned: always
+      sample: "hmc1.security"
+api_version:
+  description: The HMC's Web Services API version.
+  returned: when O(state=present)
+  type: str
+  sample: "4.10"
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.zhmc.eda.plugins.module_utils import module_common as common
+from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
+    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HMCClient, HMCConnectionError, HMCError)
+
+
+def _api_version(client):
+    try:
+        info = client.query_api_version()
+    except (HMCError, HMCConnectionError):
+        return None
+    return "%s.%s" % (info.get("api-major-version"), info.get("api-minor-version"))
+
+
+def _present(params):
+    client, owns_session = common.client_from_params(params, HMCClient)
+    if owns_session:
+        client.logon()
+    try:
+        raw_topics = client.get_notification_topics()
+    except Exception:
+        if owns_session:
+            client.logoff()  # do not leave a session nobody knows the id of
+        raise
+    topics = common.session_topics(raw_topics)
+    topics["object"] = getattr(client, "object_topic", None) or topics["object"]
+    topics["job"] = getattr(client, "job_topic", None) or topics["job"]
+    hmc_auth = params["hmc_auth"]
+    return dict(
+        changed=False,
+        hmc_host=common.format_hmc_host(client.host, common.parse_hmc_host(params["hmc_host"])[1]),
+        hmc_auth=dict(
+            session_id=client.session_id,
+            session_credential=client.session_credential or hmc_auth.get("session_credential"),
+            ca_certs=hmc_auth.get("ca_certs"),
+            verify=hmc_auth.get("verify", True),
+        ),
+        topics=topics,
+        api_version=_api_version(client),
+    )
+
+
+def _absent(module, params):
+    if not params["hmc_auth"].get("session_id"):
+        raise ValueError("state=absent needs hmc_auth.session_id (the session to log off)")
+    client = common.client_from_params(params, HMCClient, allow_logon=False)[0]
+    try:
+        client.get_notification_topics()
+    except HMCError as exc:
+        if getattr(exc, "http_status", None) in (401, 403):
+            return dict(changed=False, msg="The session is already logged off or has expired "
+                                           "(HTTP %s reason %s)." % (exc.http_status, exc.reason))
+        raise
+    if not module.check_mode:
+        client.logoff(force=True)  # the caller's session: ending it is what was asked for
+    return dict(changed=True)
+
+
+def main():
+    argument_spec = common.hmc_argument_spec()
+    argument_spec.update(state=dict(type="str", choices=["present", "absent"], default="present"))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
+    params = module.params
+    action = "log on to the HMC" if params["state"] == "present" else "log off from the HMC"
+    try:
+        if params["state"] == "present":
+            result = _present(params)
+        else:
+            result = _absent(module, params)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    except (HMCError, HMCConnectionError) as exc:
+        module.fail_json(msg=common.hmc_error_message(action, exc, params), **common.error_details(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
