@@ -79,3 +79,32 @@ options:
       - When no source listens on the path, the module fails with a message naming it.
     type: path
 """
+
+    # The partition or LPAR a module acts on (module_common.target_spec()).
+    TARGET = r"""
+options:
+  cpc_name:
+    description:
+      - The name of the CPC.
+    type: str
+    required: true
+  partition_name:
+    description:
+      - The name of the partition (CPC in DPM mode). Mutually exclusive with O(lpar_name).
+    type: str
+  lpar_name:
+    description:
+      - The name of the LPAR (classic CPC). Mutually exclusive with O(partition_name).
+    type: str
+"""
+
+    # Every zhmc.eda module supports check mode and no diff mode; a module adds check_mode.details.
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+"""

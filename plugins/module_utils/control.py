@@ -219,6 +219,21 @@ def _read_line(conn, limit, what):
     return b"".join(chunks)
 
 
+def _lstat_or_none(path):
+    """os.lstat(path), or None when nothing is there."""
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _unlink_if_present(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass  # already gone: what was wanted
+
+
 class ControlServer:
     """Serve control requests on a Unix-domain socket from a daemon thread.
 
@@ -297,9 +312,8 @@ class ControlServer:
 
     def _remove_stale_socket(self):
         """Remove a socket file nobody listens on; refuse a live one or a non-socket."""
-        try:
-            info = os.lstat(self.path)
-        except FileNotFoundError:
+        info = _lstat_or_none(self.path)
+        if info is None:
             return
         if not stat.S_ISSOCK(info.st_mode):
             raise ControlError("cannot create control socket %s: the path exists and is not "
@@ -310,10 +324,7 @@ class ControlServer:
             probe.connect(self.path)
         except (ConnectionRefusedError, FileNotFoundError):
             LOG.info("Removing stale control socket %s (nothing listens on it)", self.path)
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
+            _unlink_if_present(self.path)
             return
         except OSError as exc:
             raise ControlError("cannot create control socket %s: an existing socket there "
@@ -339,27 +350,21 @@ class ControlServer:
 
     def _unlink_own_socket(self):
         # Only remove the file we created: another server may have taken over the path.
-        try:
-            info = os.lstat(self.path)
-        except FileNotFoundError:
-            return
-        if (info.st_dev, info.st_ino) == self._socket_ident:
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
+        info = _lstat_or_none(self.path)
+        if info is not None and (info.st_dev, info.st_ino) == self._socket_ident:
+            _unlink_if_present(self.path)
 
     def _accept_loop(self):
         sock = self._sock
         while not self._stop.is_set():
             try:
-                readable, _, _ = select.select([sock], [], [], ACCEPT_POLL_SECONDS)
+                readable = select.select([sock], [], [], ACCEPT_POLL_SECONDS)[0]
             except (OSError, ValueError):
                 break  # socket closed under us
             if not readable or self._stop.is_set():
                 continue
             try:
-                conn, _ = sock.accept()
+                conn = sock.accept()[0]
             except OSError as exc:
                 if exc.errno in (errno.EAGAIN, errno.EINTR, errno.ECONNABORTED):
                     continue

@@ -24,9 +24,7 @@ def blank_secrets(text, secrets):
         return text
     text = str(text)
     for secret in secrets or ():
-        if secret is None:
-            continue
-        secret = str(secret)
-        if secret:
-            text = text.replace(secret, MASK)
+        secret_text = "" if secret is None else str(secret)
+        if secret_text:
+            text = text.replace(secret_text, MASK)
     return text

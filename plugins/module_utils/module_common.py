@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: zhmc.eda contributors
 # Apache License 2.0 (see LICENSE)
-"""Option helpers shared by the zhmc.eda modules (no AnsibleModule in here).
+"""Logic shared by the zhmc.eda modules: options, HMC sessions, targets, failures (no AnsibleModule here).
 
 The `hmc_host` / `hmc_auth` options follow ibm.ibm_zhmc, so that a `zhmc.eda.session`
 result (or an `ibm.ibm_zhmc.zhmc_session` one) can be passed on unchanged.
@@ -11,9 +11,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import re
 
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlClient, ControlError
 from ansible_collections.zhmc.eda.plugins.module_utils.errors import blank_secrets
+from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
+    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HMCClient, HMCConnectionError, HMCError)
 
 DEFAULT_HMC_PORT = 6794
 CONTROL_TIMEOUT = 60
@@ -46,6 +52,22 @@ def hmc_argument_spec():
 
 def control_socket_spec(required=False):
     return dict(type="path", required=required)
+
+
+def target_spec():
+    """`cpc_name` plus one of `partition_name` / `lpar_name`: the partition or LPAR to act on.
+
+    Goes with TARGET_MUTUALLY_EXCLUSIVE and TARGET_REQUIRED_ONE_OF.
+    """
+    return dict(
+        cpc_name=dict(type="str", required=True),
+        partition_name=dict(type="str"),
+        lpar_name=dict(type="str"),
+    )
+
+
+TARGET_MUTUALLY_EXCLUSIVE = [("partition_name", "lpar_name")]
+TARGET_REQUIRED_ONE_OF = [("partition_name", "lpar_name")]
 
 
 def parse_hmc_host(value):
@@ -141,7 +163,7 @@ def auth_mode(hmc_auth):
                      % ", ".join("hmc_auth." + name for name in missing))
 
 
-def client_from_params(params, hmc_client_class, allow_logon=True, timeout=None):
+def client_from_params(params, hmc_client_class=HMCClient, allow_logon=True, timeout=None):
     """Build an HMCClient from `hmc_host` / `hmc_auth`; returns (client, owns_session).
 
     `owns_session` is True when the caller must log on and, at the end, log off (userid and
@@ -163,6 +185,52 @@ def client_from_params(params, hmc_client_class, allow_logon=True, timeout=None)
         client = hmc_client_class(hosts, userid=hmc_auth["userid"],
                                   password=hmc_auth["password"], **kwargs)
     return client, mode == "password"
+
+
+@contextlib.contextmanager
+def hmc_session(params, allow_logon=True):
+    """An HMCClient for `hmc_host` / `hmc_auth`, logged on and at the end off when userid and
+    password were given; a reused session (session_id) is left open."""
+    client, owns_session = client_from_params(params, HMCClient, allow_logon=allow_logon)
+    if owns_session:
+        client.logon()
+    try:
+        yield client
+    finally:
+        if owns_session:
+            client.logoff()
+
+
+def control_client(params):
+    """A ControlClient for the `control_socket` option."""
+    return ControlClient(params["control_socket"], timeout=CONTROL_TIMEOUT)
+
+
+def fail_without_requests(module):
+    """Fail the module (an AnsibleModule) when `requests` cannot be imported."""
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
+
+
+# What a module turns into a failure with a message; anything else is a bug and shows a traceback.
+EXPECTED_ERRORS = (ValueError, LookupError, ControlError, HMCError, HMCConnectionError)
+
+
+def failure(action, exc, params):
+    """fail_json arguments for an EXPECTED_ERRORS exception raised while trying to `action`."""
+    if isinstance(exc, (HMCError, HMCConnectionError)):
+        return dict(msg=hmc_error_message(action, exc, params), **error_details(exc))
+    return dict(msg="Cannot %s: %s" % (action, exc))
+
+
+def finish(module, action, work):
+    """End the module (an AnsibleModule): exit with the result dict of `work(module)`, or fail
+    with a message saying it could not `action` when work raises one of EXPECTED_ERRORS."""
+    try:
+        result = work(module)
+    except EXPECTED_ERRORS as exc:
+        module.fail_json(**failure(action, exc, module.params))
+    module.exit_json(**result)
 
 
 def secrets_of(params):
@@ -202,6 +270,17 @@ def target_of(spec):
     if bool(partition) == bool(lpar):
         raise ValueError("give exactly one of partition_name (DPM CPC) or lpar_name (classic CPC)")
     return ("partition", partition) if partition else ("lpar", lpar)
+
+
+def describe_target(spec):
+    """'partition P in CPC C' / 'LPAR L in CPC C' from the target options, for messages."""
+    if spec.get("partition_name"):
+        what = "partition %s" % spec["partition_name"]
+    elif spec.get("lpar_name"):
+        what = "LPAR %s" % spec["lpar_name"]
+    else:
+        what = "the partition or LPAR"
+    return "%s in CPC %s" % (what, spec.get("cpc_name"))
 
 
 def find_target(client, cpc_name, kind, name):

@@ -21,20 +21,14 @@ import math
 import os
 import re
 
+from ansible_collections.zhmc.eda.plugins.module_utils.events import NOTIFICATION_TYPES
 from ansible_collections.zhmc.eda.plugins.module_utils.stomp_config import (
     ATTRIBUTES as STOMP_RT_ATTRIBUTES,
     DEFAULT_STOMP_RT_CONFIG,
     StompRetryTimeoutConfig,
 )
 
-NOTIFICATION_TYPE_CHOICES = (
-    "os-message",
-    "job-completion",
-    "status-change",
-    "property-change",
-    "inventory-change",
-    "log-entry",
-)
+NOTIFICATION_TYPE_CHOICES = NOTIFICATION_TYPES
 TOPIC_TYPE_CHOICES = ("object", "job", "audit", "security")
 # A Unix socket path (sun_path) holds at most 107 bytes plus the terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107
@@ -44,30 +38,22 @@ _BOOL_STRINGS = {
     "false": False, "no": False, "off": False, "0": False,
 }
 
+# name -> (type, description); each default is the one of DEFAULT_STOMP_RT_CONFIG.
+_STOMP_RT_SUBOPTION_DOCS = {
+    "connect_timeout": ("float", "Seconds to wait for the broker connection (0 = no timeout)."),
+    "connect_retries": ("int", "Retries after a failed connect attempt at start (-1 = forever)."),
+    "reconnect_sleep_initial": ("float", "First back-off sleep in seconds."),
+    "reconnect_sleep_increase": ("float", "Each sleep grows by the factor 1 + this."),
+    "reconnect_sleep_max": ("float", "Ceiling of the back-off sleep in seconds."),
+    "reconnect_sleep_jitter": ("float", "Random fraction added to each sleep."),
+    "keepalive": ("bool", "Enable TCP keepalive on the broker connection."),
+    "heartbeat_send_cycle": ("float", "STOMP heart-beat the source sends, in seconds (0 = off)."),
+    "heartbeat_receive_cycle": ("float", "STOMP heart-beat the source wants from the broker, in seconds (0 = off)."),
+    "heartbeat_receive_check": ("float", "Fraction of the receive cycle waited on top of it before the connection counts as lost."),
+}
 _STOMP_RT_SUBOPTIONS = {
-    "connect_timeout": {"type": "float", "description": "Seconds to wait for the broker connection (0 = no timeout).",
-                        "default": DEFAULT_STOMP_RT_CONFIG.connect_timeout},
-    "connect_retries": {"type": "int", "description": "Retries after a failed connect attempt at start (-1 = forever).",
-                        "default": DEFAULT_STOMP_RT_CONFIG.connect_retries},
-    "reconnect_sleep_initial": {"type": "float", "description": "First back-off sleep in seconds.",
-                                "default": DEFAULT_STOMP_RT_CONFIG.reconnect_sleep_initial},
-    "reconnect_sleep_increase": {"type": "float", "description": "Each sleep grows by the factor 1 + this.",
-                                 "default": DEFAULT_STOMP_RT_CONFIG.reconnect_sleep_increase},
-    "reconnect_sleep_max": {"type": "float", "description": "Ceiling of the back-off sleep in seconds.",
-                            "default": DEFAULT_STOMP_RT_CONFIG.reconnect_sleep_max},
-    "reconnect_sleep_jitter": {"type": "float", "description": "Random fraction added to each sleep.",
-                               "default": DEFAULT_STOMP_RT_CONFIG.reconnect_sleep_jitter},
-    "keepalive": {"type": "bool", "description": "Enable TCP keepalive on the broker connection.",
-                  "default": DEFAULT_STOMP_RT_CONFIG.keepalive},
-    "heartbeat_send_cycle": {"type": "float", "description": "STOMP heart-beat the source sends, in seconds (0 = off).",
-                             "default": DEFAULT_STOMP_RT_CONFIG.heartbeat_send_cycle},
-    "heartbeat_receive_cycle": {"type": "float",
-                                "description": "STOMP heart-beat the source wants from the broker, in seconds (0 = off).",
-                                "default": DEFAULT_STOMP_RT_CONFIG.heartbeat_receive_cycle},
-    "heartbeat_receive_check": {"type": "float",
-                                "description": "Fraction of the receive cycle waited on top of it before the connection "
-                                               "counts as lost.",
-                                "default": DEFAULT_STOMP_RT_CONFIG.heartbeat_receive_check},
+    name: {"type": type_name, "description": description, "default": getattr(DEFAULT_STOMP_RT_CONFIG, name)}
+    for name, (type_name, description) in _STOMP_RT_SUBOPTION_DOCS.items()
 }
 
 # name -> {type, default, required, elements, choices, description[, suboptions, no_log,

@@ -28,6 +28,7 @@ author:
   - zhmc.eda contributors (@zhmc-eda)
 extends_documentation_fragment:
   - zhmc.eda.hmc.control_socket
+  - zhmc.eda.hmc.attributes
 options:
   control_socket:
     required: true
@@ -62,13 +63,8 @@ options:
     default: present
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details:
       - The source reports what would change and changes nothing.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 seealso:
   - module: zhmc.eda.os_message_channel
 """
@@ -133,7 +129,6 @@ status:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zhmc.eda.plugins.module_utils import module_common as common
-from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlClient, ControlError
 
 
 def _request(module, client):
@@ -161,27 +156,8 @@ def _request(module, client):
     return response
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            control_socket=common.control_socket_spec(required=True),
-            topic=dict(type="str"),
-            os_message_channel=dict(type="dict", options=dict(
-                cpc_name=dict(type="str", required=True),
-                partition_name=dict(type="str"),
-                lpar_name=dict(type="str"),
-            ), mutually_exclusive=[("partition_name", "lpar_name")],
-                required_one_of=[("partition_name", "lpar_name")]),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-        ),
-        supports_check_mode=True,
-        mutually_exclusive=[("topic", "os_message_channel")],
-    )
-    client = ControlClient(module.params["control_socket"], timeout=common.CONTROL_TIMEOUT)
-    try:
-        response = _request(module, client)
-    except (ValueError, ControlError) as exc:
-        module.fail_json(msg="Cannot change the subscriptions of the source: %s" % exc)
+def _change(module):
+    response = _request(module, common.control_client(module.params))
     result = dict(changed=bool(response.get("changed")),
                   subscriptions=response.get("subscriptions") or [])
     if module.params["os_message_channel"]:
@@ -192,7 +168,23 @@ def main():
         topic = response.get("topic_name", response.get("topic"))
     if topic is not None:
         result["topic_name"] = topic
-    module.exit_json(**result)
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            control_socket=common.control_socket_spec(required=True),
+            topic=dict(type="str"),
+            os_message_channel=dict(type="dict", options=common.target_spec(),
+                                    mutually_exclusive=common.TARGET_MUTUALLY_EXCLUSIVE,
+                                    required_one_of=common.TARGET_REQUIRED_ONE_OF),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        supports_check_mode=True,
+        mutually_exclusive=[("topic", "os_message_channel")],
+    )
+    common.finish(module, "change the subscriptions of the source", _change)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ requirements:
   - requests
 extends_documentation_fragment:
   - zhmc.eda.hmc
+  - zhmc.eda.hmc.attributes
 options:
   topic_types:
     description:
@@ -38,13 +39,6 @@ options:
       - audit-notification
       - security-notification
       - os-message-notification
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 seealso:
   - module: zhmc.eda.session
 """
@@ -87,45 +81,29 @@ topics:
       sample: true
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zhmc.eda.plugins.module_utils import module_common as common
-from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
-    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HMCClient, HMCConnectionError, HMCError)
 
 TOPIC_TYPES = ["object-notification", "job-notification", "audit-notification",
                "security-notification", "os-message-notification"]
 
 
-def _list_topics(params):
-    client, owns_session = common.client_from_params(params, HMCClient)
-    if owns_session:
-        client.logon()
-    try:
+def _list_topics(module):
+    with common.hmc_session(module.params) as client:
         raw_topics = client.get_notification_topics()
-    finally:
-        if owns_session:
-            client.logoff()
-    wanted = params["topic_types"]
-    return [common.topic_item(raw) for raw in raw_topics
-            if not wanted or raw.get("topic-type") in wanted]
+    wanted = module.params["topic_types"]
+    topics = [common.topic_item(raw) for raw in raw_topics
+              if not wanted or raw.get("topic-type") in wanted]
+    return dict(changed=False, topics=topics)
 
 
 def main():
     argument_spec = common.hmc_argument_spec()
     argument_spec.update(topic_types=dict(type="list", elements="str", choices=TOPIC_TYPES))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
-    params = module.params
-    try:
-        topics = _list_topics(params)
-    except ValueError as exc:
-        module.fail_json(msg="Cannot list the notification topics: %s" % exc)
-    except (HMCError, HMCConnectionError) as exc:
-        module.fail_json(msg=common.hmc_error_message("list the notification topics", exc, params),
-                         **common.error_details(exc))
-    module.exit_json(changed=False, topics=topics)
+    common.fail_without_requests(module)
+    common.finish(module, "list the notification topics", _list_topics)
 
 
 if __name__ == "__main__":

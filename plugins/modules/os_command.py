@@ -26,20 +26,9 @@ requirements:
   - requests
 extends_documentation_fragment:
   - zhmc.eda.hmc
+  - zhmc.eda.hmc.target
+  - zhmc.eda.hmc.attributes
 options:
-  cpc_name:
-    description:
-      - The name of the CPC.
-    type: str
-    required: true
-  partition_name:
-    description:
-      - The name of the partition (CPC in DPM mode). Mutually exclusive with O(lpar_name).
-    type: str
-  lpar_name:
-    description:
-      - The name of the LPAR (classic CPC). Mutually exclusive with O(partition_name).
-    type: str
   command:
     description:
       - The command text, 1 to 200 characters.
@@ -52,13 +41,8 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details:
       - The target is looked up, the command is not sent; C(changed=true) is reported.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 notes:
   - Sending a command always reports a change; it is not idempotent by nature.
 seealso:
@@ -90,61 +74,42 @@ command:
   sample: "R 12,YES"
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zhmc.eda.plugins.module_utils import module_common as common
-from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
-    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HMCClient, HMCConnectionError, HMCError)
 
 MAX_COMMAND_LENGTH = 200
 
 
-def _send(module, params, kind, name):
-    client, owns_session = common.client_from_params(params, HMCClient)
-    if owns_session:
-        client.logon()
-    try:
+def _send(module):
+    params = module.params
+    kind, name = common.target_of(params)
+    with common.hmc_session(params) as client:
         target = common.find_target(client, params["cpc_name"], kind, name)
         if not module.check_mode:
             client.send_os_command(target["uri"], params["command"], is_priority=params["is_priority"])
-    finally:
-        if owns_session:
-            client.logoff()
     return dict(changed=True, object_uri=target["uri"], command=params["command"])
 
 
 def main():
     argument_spec = common.hmc_argument_spec()
+    argument_spec.update(common.target_spec())
     argument_spec.update(
-        cpc_name=dict(type="str", required=True),
-        partition_name=dict(type="str"),
-        lpar_name=dict(type="str"),
         command=dict(type="str", required=True),
         is_priority=dict(type="bool", default=False),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[("partition_name", "lpar_name")],
-        required_one_of=[("partition_name", "lpar_name")],
+        mutually_exclusive=common.TARGET_MUTUALLY_EXCLUSIVE,
+        required_one_of=common.TARGET_REQUIRED_ONE_OF,
     )
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
-    params = module.params
-    if not 1 <= len(params["command"]) <= MAX_COMMAND_LENGTH:
+    common.fail_without_requests(module)
+    command = module.params["command"]
+    if not 1 <= len(command) <= MAX_COMMAND_LENGTH:
         module.fail_json(msg="command must be 1 to %d characters long, got %d"
-                         % (MAX_COMMAND_LENGTH, len(params["command"])))
-    kind, name = ("partition", params["partition_name"]) if params["partition_name"] \
-        else ("lpar", params["lpar_name"])
-    action = "send the OS command to %s %s in CPC %s" % (
-        "partition" if kind == "partition" else "LPAR", name, params["cpc_name"])
-    try:
-        result = _send(module, params, kind, name)
-    except (ValueError, LookupError) as exc:
-        module.fail_json(msg="Cannot %s: %s" % (action, exc))
-    except (HMCError, HMCConnectionError) as exc:
-        module.fail_json(msg=common.hmc_error_message(action, exc, params), **common.error_details(exc))
-    module.exit_json(**result)
+                         % (MAX_COMMAND_LENGTH, len(command)))
+    common.finish(module, "send the OS command to %s" % common.describe_target(module.params), _send)
 
 
 if __name__ == "__main__":

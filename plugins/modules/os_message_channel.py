@@ -34,6 +34,8 @@ requirements:
   - requests
 extends_documentation_fragment:
   - zhmc.eda.hmc.control_socket
+  - zhmc.eda.hmc.target
+  - zhmc.eda.hmc.attributes
 options:
   hmc_host:
     description:
@@ -73,19 +75,6 @@ options:
           - Verify the HMC's certificate.
         type: bool
         default: true
-  cpc_name:
-    description:
-      - The name of the CPC.
-    type: str
-    required: true
-  partition_name:
-    description:
-      - The name of the partition (CPC in DPM mode). Mutually exclusive with O(lpar_name).
-    type: str
-  lpar_name:
-    description:
-      - The name of the LPAR (classic CPC). Mutually exclusive with O(partition_name).
-    type: str
   include_refresh_messages:
     description:
       - Ask the HMC to send the messages it already holds when a subscriber appears (they
@@ -106,15 +95,10 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details:
       - Nothing is opened or subscribed. An already open channel is reported as C(existing)
         with its topic; otherwise C(status=opened), C(changed=true) and no topic are reported,
         since only opening it tells whether the operating system supports OS messages.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 notes:
   - The HMC has no operation to close an OS-message channel; use
     M(zhmc.eda.notification_subscription) with C(state=absent) to stop a source listening to it.
@@ -190,22 +174,22 @@ subscribed:
   sample: true
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zhmc.eda.plugins.module_utils import module_common as common
-from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlClient, ControlError
-from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
-    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HMCClient, HMCConnectionError, HMCError)
+from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlError
 
 DEAD_TOPIC_MSG = (
     "hmc_auth has userid and password but no session_id. An OS-message channel lives only as "
     "long as the HMC session that opened it, and this module would log its own session off at "
     "its end, handing back a dead topic. Pass hmc_auth.session_id (e.g. the hmc_auth returned "
     "by zhmc.eda.session), or control_socket to open the channel in a running source's session.")
+UNSUPPORTED_MSG = "the operating system does not support OS messages (HTTP 409 reason 332)"
 
 
-def _via_control(module, params, kind, name):
-    client = ControlClient(params["control_socket"], timeout=common.CONTROL_TIMEOUT)
+def _via_control(module, kind, name):
+    params = module.params
+    client = common.control_client(params)
     request = dict(cpc=params["cpc_name"], subscribe=params["subscribe"],
                    check_mode=module.check_mode)
     request[kind] = name
@@ -238,23 +222,36 @@ def _existing_topic(client, object_uri):
     return None
 
 
-def _via_session(module, params, kind, name):
+def _via_session(module, kind, name):
+    params = module.params
     hmc_auth = params["hmc_auth"] or {}
     if not hmc_auth.get("session_id"):
         if hmc_auth.get("userid") or hmc_auth.get("password"):
             raise ValueError(DEAD_TOPIC_MSG)
         raise ValueError("hmc_auth.session_id is required (or give control_socket)")
-    client = common.client_from_params(params, HMCClient, allow_logon=False)[0]
-    target = common.find_target(client, params["cpc_name"], kind, name)
-    result = dict(object_uri=target["uri"])
-    if module.check_mode:
-        topic = _existing_topic(client, target["uri"])
-        result.update(changed=topic is None, topic_name=topic,
-                      status="existing" if topic else "opened")
-        return result
-    topic, status = client.open_os_message_channel(
-        target["uri"], include_refresh_messages=params["include_refresh_messages"])
+    with common.hmc_session(params, allow_logon=False) as client:
+        target = common.find_target(client, params["cpc_name"], kind, name)
+        result = dict(object_uri=target["uri"])
+        if module.check_mode:
+            topic = _existing_topic(client, target["uri"])
+            result.update(changed=topic is None, topic_name=topic,
+                          status="existing" if topic else "opened")
+            return result
+        topic, status = client.open_os_message_channel(
+            target["uri"], include_refresh_messages=params["include_refresh_messages"])
     result.update(changed=status == "opened", topic_name=topic, status=status)
+    return result
+
+
+def _open(module):
+    kind, name = common.target_of(module.params)
+    if module.params["control_socket"]:
+        result = _via_control(module, kind, name)
+    else:
+        result = _via_session(module, kind, name)
+    if result["status"] == "unsupported" and module.params["fail_on_unsupported"]:
+        module.fail_json(msg="Cannot open the OS-message channel of %s: %s"
+                             % (common.describe_target(module.params), UNSUPPORTED_MSG), **result)
     return result
 
 
@@ -263,44 +260,23 @@ def main():
         hmc_host=dict(type="raw"),
         hmc_auth=common.hmc_auth_spec(),
         control_socket=common.control_socket_spec(),
-        cpc_name=dict(type="str", required=True),
-        partition_name=dict(type="str"),
-        lpar_name=dict(type="str"),
         include_refresh_messages=dict(type="bool", default=True),
         subscribe=dict(type="bool", default=True),
         fail_on_unsupported=dict(type="bool", default=False),
     )
     argument_spec["hmc_auth"]["required"] = False
+    argument_spec.update(common.target_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[("partition_name", "lpar_name"), ("control_socket", "hmc_auth"),
-                            ("control_socket", "hmc_host")],
-        required_one_of=[("partition_name", "lpar_name"), ("control_socket", "hmc_auth")],
+        mutually_exclusive=common.TARGET_MUTUALLY_EXCLUSIVE + [
+            ("control_socket", "hmc_auth"), ("control_socket", "hmc_host")],
+        required_one_of=common.TARGET_REQUIRED_ONE_OF + [("control_socket", "hmc_auth")],
         required_together=[("hmc_host", "hmc_auth")],
     )
-    params = module.params
-    kind, name = ("partition", params["partition_name"]) if params["partition_name"] \
-        else ("lpar", params["lpar_name"])
-    what = "%s %s in CPC %s" % ("partition" if kind == "partition" else "LPAR", name, params["cpc_name"])
-    action = "open the OS-message channel of %s" % what
-    try:
-        if params["control_socket"]:
-            result = _via_control(module, params, kind, name)
-        else:
-            if not HAS_REQUESTS:
-                module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
-            result = _via_session(module, params, kind, name)
-    except (ValueError, LookupError) as exc:
-        module.fail_json(msg="Cannot %s: %s" % (action, exc))
-    except ControlError as exc:
-        module.fail_json(msg="Cannot %s: %s" % (action, exc))
-    except (HMCError, HMCConnectionError) as exc:
-        module.fail_json(msg=common.hmc_error_message(action, exc, params), **common.error_details(exc))
-    if result["status"] == "unsupported" and params["fail_on_unsupported"]:
-        module.fail_json(msg="Cannot %s: the operating system does not support OS messages "
-                             "(HTTP 409 reason 332)" % action, **result)
-    module.exit_json(**result)
+    if not module.params["control_socket"]:
+        common.fail_without_requests(module)
+    common.finish(module, "open the OS-message channel of %s" % common.describe_target(module.params), _open)
 
 
 if __name__ == "__main__":

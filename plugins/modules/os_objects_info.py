@@ -22,6 +22,7 @@ requirements:
   - requests
 extends_documentation_fragment:
   - zhmc.eda.hmc
+  - zhmc.eda.hmc.attributes
 options:
   cpc_name:
     description:
@@ -38,13 +39,6 @@ options:
     description:
       - Regular expression that an LPAR name must fully match.
     type: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 seealso:
   - module: zhmc.eda.os_message_channel
 """
@@ -93,25 +87,20 @@ objects:
       sample: active
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zhmc.eda.plugins.module_utils import module_common as common
-from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
-    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HMCClient, HMCConnectionError, HMCError)
+
+OBJECT_KEYS = ("name", "cpc_name", "uri", "class", "status")
 
 
-def _find(params):
-    client, owns_session = common.client_from_params(params, HMCClient)
-    if owns_session:
-        client.logon()
-    try:
+def _find(module):
+    params = module.params
+    with common.hmc_session(params) as client:
         found = client.find_os_objects(params["cpc_name"], partition_regex=params["partition_name"],
                                        lpar_regex=params["lpar_name"])
-    finally:
-        if owns_session:
-            client.logoff()
-    keys = ("name", "cpc_name", "uri", "class", "status")
-    return [dict((key, item.get(key)) for key in keys) for item in found]
+    objects = [dict((key, item.get(key)) for key in OBJECT_KEYS) for item in found]
+    return dict(changed=False, objects=objects)
 
 
 def main():
@@ -122,17 +111,8 @@ def main():
         lpar_name=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
-    params = module.params
-    try:
-        objects = _find(params)
-    except ValueError as exc:
-        module.fail_json(msg="Cannot list partitions and LPARs: %s" % exc)
-    except (HMCError, HMCConnectionError) as exc:
-        module.fail_json(msg=common.hmc_error_message("list partitions and LPARs", exc, params),
-                         **common.error_details(exc))
-    module.exit_json(changed=False, objects=objects)
+    common.fail_without_requests(module)
+    common.finish(module, "list partitions and LPARs", _find)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ requirements:
   - requests
 extends_documentation_fragment:
   - zhmc.eda.hmc
+  - zhmc.eda.hmc.attributes
 options:
   state:
     description:
@@ -38,16 +39,11 @@ options:
     default: present
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details:
       - O(state=present) logs on also in check mode, because the later tasks of a check-mode
         run need a session to read from the HMC; a session changes nothing on the HMC's
         managed objects.
       - O(state=absent) does not log off in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 notes:
   - An OS-message channel lives as long as the session that opened it. Do not log off a
     session whose topics a receiver is still consuming.
@@ -145,23 +141,21 @@ api_version:
   sample: "4.10"
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zhmc.eda.plugins.module_utils import module_common as common
-from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
-    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HMCClient, HMCConnectionError, HMCError)
 
 
 def _api_version(client):
     try:
         info = client.query_api_version()
-    except (HMCError, HMCConnectionError):
+    except (common.HMCError, common.HMCConnectionError):
         return None
     return "%s.%s" % (info.get("api-major-version"), info.get("api-minor-version"))
 
 
 def _present(params):
-    client, owns_session = common.client_from_params(params, HMCClient)
+    client, owns_session = common.client_from_params(params)
     if owns_session:
         client.logon()
     try:
@@ -191,16 +185,16 @@ def _present(params):
 def _absent(module, params):
     if not params["hmc_auth"].get("session_id"):
         raise ValueError("state=absent needs hmc_auth.session_id (the session to log off)")
-    client = common.client_from_params(params, HMCClient, allow_logon=False)[0]
-    try:
-        client.get_notification_topics()
-    except HMCError as exc:
-        if getattr(exc, "http_status", None) in (401, 403):
-            return dict(changed=False, msg="The session is already logged off or has expired "
-                                           "(HTTP %s reason %s)." % (exc.http_status, exc.reason))
-        raise
-    if not module.check_mode:
-        client.logoff(force=True)  # the caller's session: ending it is what was asked for
+    with common.hmc_session(params, allow_logon=False) as client:
+        try:
+            client.get_notification_topics()
+        except common.HMCError as exc:
+            if getattr(exc, "http_status", None) in (401, 403):
+                return dict(changed=False, msg="The session is already logged off or has expired "
+                                               "(HTTP %s reason %s)." % (exc.http_status, exc.reason))
+            raise
+        if not module.check_mode:
+            client.logoff(force=True)  # the caller's session: ending it is what was asked for
     return dict(changed=True)
 
 
@@ -208,8 +202,7 @@ def main():
     argument_spec = common.hmc_argument_spec()
     argument_spec.update(state=dict(type="str", choices=["present", "absent"], default="present"))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
+    common.fail_without_requests(module)
     params = module.params
     action = "log on to the HMC" if params["state"] == "present" else "log off from the HMC"
     try:
@@ -218,9 +211,9 @@ def main():
         else:
             result = _absent(module, params)
     except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    except (HMCError, HMCConnectionError) as exc:
-        module.fail_json(msg=common.hmc_error_message(action, exc, params), **common.error_details(exc))
+        module.fail_json(msg=str(exc))  # names the option; the action adds nothing
+    except common.EXPECTED_ERRORS as exc:
+        module.fail_json(**common.failure(action, exc, params))
     module.exit_json(**result)
 
 

@@ -131,7 +131,7 @@ def run_playbook(collections_path, workdir, playbook, extra_vars=None, check=Fal
         command.append("-" + "v" * verbosity)
     env = playbook_env(collections_path, workdir, results_file)
     env.update(env_extra or {})
-    proc = subprocess.run(command, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+    proc = subprocess.run(command, cwd=workdir, env=env, stdin=subprocess.DEVNULL, check=False,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=timeout)
     records = []

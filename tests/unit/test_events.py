@@ -103,8 +103,8 @@ def test_os_message_with_three_messages_is_split_in_order():
         os_info(5, "IEA371I SYS1.IPLPARM ON DEVICE 0A82 SELECTED\n"),
         os_info(6, "login: ", **{"prompt-text": "login: "}),
         os_info(7, " \n", **{"message-id": 17, "timestamp": 1557755398000,
-                            "is-held": True, "is-priority": True, "sound-alarm": True,
-                            "os-name": "LINUX1"}),
+                             "is-held": True, "is-priority": True, "sound-alarm": True,
+                             "os-name": "LINUX1"}),
     ]})
     events = build(os_headers(), body)
     assert [e["hmc"]["os_message"]["sequence_number"] for e in events] == [5, 6, 7]

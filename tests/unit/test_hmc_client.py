@@ -196,7 +196,7 @@ def test_concurrent_requests_after_expiry_renew_only_once(fresh_hmcsim):
         except Exception as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
+    threads = [threading.Thread(target=work) for dummy in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -349,7 +349,7 @@ def test_open_channel_opened_existing_unsupported(client, hmcsim):
 
 def test_existing_channel_is_matched_by_object_id_only(client, hmcsim):
     part2 = hmcsim.uri("CPC1", "PART2")
-    topic, _ = client.open_os_message_channel(part2)
+    topic = client.open_os_message_channel(part2)[0]
     bare_id_items = [{"topic-type": "os-message-notification", "topic-name": "other",
                       "object-uri": "/api/partitions/not-it"},
                      {"topic-type": "os-message-notification", "topic-name": topic,
@@ -448,10 +448,11 @@ def test_partition_and_lpar_jobs(fresh_hmcsim):
     ({"verify_cert": "yes please"}, "verify_cert: the CA file or directory does not exist"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
-    args = {"hosts": "127.0.0.1", "userid": "u", "password": "p"}
+    args = {"userid": "u", "password": "p"}
     args.update(kwargs)
+    hosts = args.pop("hosts", "127.0.0.1")
     with pytest.raises(ValueError, match=message):
-        HMCClient(args.pop("hosts"), **args)
+        HMCClient(hosts, **args)
 
 
 # --- secrets -------------------------------------------------------------------------------
@@ -595,7 +596,7 @@ class _Slammer:
     def _run(self):
         while not self.stop.is_set():
             try:
-                conn, _ = self.sock.accept()
+                conn = self.sock.accept()[0]
             except OSError:
                 continue
             self.count += 1

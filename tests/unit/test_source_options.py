@@ -388,11 +388,11 @@ def test_secrets_never_appear_in_errors_or_repr():
     other_values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8),
                              st.lists(st.text(max_size=5), max_size=2))
     option_names = st.sampled_from(sorted(S.SOURCE_OPTIONS) + ["bogus"])
+    secret_dicts = st.fixed_dictionaries({}, optional={
+        "password": secret_values, "session_id": secret_values, "session_credential": secret_values})
 
     @settings(max_examples=200, deadline=None)
-    @given(secrets=st.fixed_dictionaries({}, optional={
-               "password": secret_values, "session_id": secret_values,
-               "session_credential": secret_values}),
+    @given(secrets=secret_dicts,
            userid=st.one_of(st.none(), st.text(min_size=1, max_size=5)),
            others=st.one_of(st.just({}),
                             st.dictionaries(option_names, other_values, max_size=3)))
