@@ -1,0 +1,91 @@
+"""The loopback-only admin HTTP endpoint: `POST /<method>` with JSON keyword arguments.
+
+Answers `{"result": ...}` (200) or `{"error": "..."}` (400 for bad arguments, 404 for an
+unknown method). `GET /info` returns the hmcsim.json dict.
+"""
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOG = logging.getLogger("hmcsim.admin")
+
+# The control methods of HmcSim that the endpoint exposes (nothing else is reachable).
+ADMIN_METHODS = (
+    "emit_os_messages", "set_status", "publish_raw", "emit_inventory_change", "run_scenario",
+    "drop_stomp_connections", "stall_heartbeats", "expire_session", "restart", "send_error_frame",
+    "set_delivery_delay", "refuse_stomp", "session_ids", "stomp_connection_count", "open_channels",
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "hmcsim-admin"
+    sys_version = ""
+    timeout = 60
+
+    def log_message(self, format, *args):   # the base class names it `format`
+        LOG.debug("%s", format % args)
+
+    def _send(self, status, body):
+        data = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path.rstrip("/") == "/info":
+            self._send(200, {"result": self.server.sim.info})
+        else:
+            self._send(404, {"error": "unknown path %r; use GET /info or POST /<method>" % self.path[:80]})
+
+    def do_POST(self):
+        name = self.path.strip("/")
+        if name not in ADMIN_METHODS:
+            self._send(404, {"error": "unknown method %r; known: %s" % (name[:80], ", ".join(ADMIN_METHODS))})
+            return
+        length = self.headers.get("Content-Length", "0")
+        raw = self.rfile.read(int(length)) if length.isdigit() and int(length) > 0 else b""
+        try:
+            kwargs = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            self._send(400, {"error": "the request body is not valid JSON"})
+            return
+        if not isinstance(kwargs, dict):
+            self._send(400, {"error": "the request body must be a JSON object of keyword arguments"})
+            return
+        try:
+            result = getattr(self.server.sim, name)(**kwargs)
+        except (TypeError, ValueError, KeyError) as exc:
+            self._send(400, {"error": "%s: %s" % (name, exc.args[0] if exc.args else exc)})
+            return
+        except Exception as exc:   # report, keep serving
+            LOG.exception("admin method %s failed", name)
+            self._send(500, {"error": "%s failed: %s" % (name, exc)})
+            return
+        self._send(200, {"result": result})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class AdminServer:
+    def __init__(self, sim, host="127.0.0.1", port=0):
+        self.httpd = _Server((host, port), _Handler)
+        self.httpd.sim = sim
+        self.port = self.httpd.server_address[1]
+        self._thread = None
+
+    def start(self):
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="hmcsim-admin", daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread:
+            self._thread.join(5)

@@ -1,0 +1,263 @@
+"""HmcSim: the whole simulator (WS API, STOMP endpoint or external broker, admin endpoint)."""
+import json
+import logging
+import os
+import tempfile
+import time
+
+from hmcsim.admin import AdminServer
+from hmcsim.certs import Certificates
+from hmcsim.config import LPAR_STATUSES, PARTITION_STATUSES, default_config, load_config, validate_config
+from hmcsim.hmc import Hmc
+from hmcsim.stomp_server import StompServer
+from hmcsim.wsapi import WsApiServer
+
+LOG = logging.getLogger("hmcsim")
+
+MAX_FAULT_SECONDS = 3600
+
+
+def _seconds(name, value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("%s must be a number of seconds, got %r" % (name, value)) from None
+    if not 0 <= value <= MAX_FAULT_SECONDS:
+        raise ValueError("%s must be between 0 and %d seconds, got %r" % (name, MAX_FAULT_SECONDS, value))
+    return value
+
+
+class HmcSim:
+    """A simulated HMC in this process. See docs/hmcsim.md."""
+
+    def __init__(self, state_dir, config=None, host="127.0.0.1", ws_port=0, stomp_port=0, admin_port=0,
+                 external_broker=None, heartbeat_ms=5000, job_delay=0.5):
+        self.state_dir = os.path.abspath(state_dir)
+        if config is None:
+            config = default_config()
+        elif isinstance(config, (str, os.PathLike)):
+            config = load_config(os.fspath(config))
+        else:
+            config = validate_config(config)
+        self.config = config
+        self.host = host
+        # "localhost" may resolve to ::1 and 127.0.0.1; with port 0 that would be two ports.
+        self._bind_host = "127.0.0.1" if host == "localhost" else host
+        self._ports = (ws_port, stomp_port, admin_port)
+        self.external_broker = external_broker
+        self.heartbeat_ms = int(heartbeat_ms)
+        self.job_delay = float(job_delay)
+        self.hmc = Hmc(config, job_delay=self.job_delay)
+        self.userid, self.password = self.hmc.first_user()
+        self.certs = None
+        self.wsapi = None
+        self.stomp = None
+        self.publisher = None
+        self.admin = None
+        self.info = None
+        self.ws_port = self.stomp_port = self.admin_port = None
+        self.ca_file = None
+        self._started = False
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self):
+        """Start all servers; return when they listen and hmcsim.json is written."""
+        if self._started:
+            raise RuntimeError("HmcSim is already started")
+        os.makedirs(self.state_dir, exist_ok=True)
+        ws_port, stomp_port, admin_port = self._ports
+        try:
+            self.certs = Certificates(self.state_dir, self.host)
+            self.ca_file = self.certs.ca_file
+            context = self.certs.server_context()
+            self.wsapi = WsApiServer(self.hmc, context, self._bind_host, ws_port)
+            self.wsapi.start()
+            self.ws_port = self.wsapi.port
+            if self.external_broker:
+                from hmcsim.broker import ExternalBrokerPublisher   # stomp.py only needed here
+                broker_kwargs = dict(self.external_broker)
+                self.hmc.refresh_after_open = float(broker_kwargs.pop("refresh_delay", 1.0))
+                self.publisher = ExternalBrokerPublisher(**broker_kwargs)
+                self.publisher.start()
+                self.stomp_port = self.publisher.port
+            else:
+                self.stomp = StompServer(self.hmc, context, self._bind_host, stomp_port, self.heartbeat_ms)
+                self.stomp.start()
+                self.publisher = self.stomp
+                self.stomp_port = self.stomp.port
+            self.hmc.publisher = self.publisher
+            self.admin = AdminServer(self, "127.0.0.1", admin_port)
+            self.admin.start()
+            self.admin_port = self.admin.port
+        except BaseException:
+            self._stop_servers()
+            raise
+        self._started = True
+        self.info = self._build_info()
+        self._write_info()
+        LOG.info("hmcsim ready: WS API %s:%d, STOMP %s:%d, admin 127.0.0.1:%d",
+                 self.host, self.ws_port, self.info["stomp_host"], self.stomp_port, self.admin_port)
+        return self
+
+    def stop(self):
+        if not self._started:
+            return
+        self._started = False
+        self._stop_servers()
+        LOG.info("hmcsim stopped")
+
+    def _stop_servers(self):
+        for part in (self.admin, self.wsapi, self.stomp if self.stomp else self.publisher):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:    # keep stopping the others
+                    LOG.exception("error stopping %s", type(part).__name__)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _build_info(self):
+        cpcs = []
+        for cpc in self.hmc.cpcs:
+            children = [{"name": c.name, "object-uri": c.uri, "object-id": c.oid, "class": c.kind,
+                         "os_messages": c.os_messages_supported} for c in cpc.children]
+            cpcs.append({"name": cpc.name, "object-uri": cpc.uri, "dpm": cpc.dpm,
+                         "partitions" if cpc.dpm else "lpars": children})
+        info = {
+            "pid": os.getpid(),
+            "hmc_name": self.hmc.hmc_name,
+            "host": self.host,
+            "ws_port": self.ws_port,
+            "stomp_host": self.host,
+            "stomp_port": self.stomp_port,
+            "admin_port": self.admin_port,
+            "ca_file": self.ca_file,
+            "stomp_ca_file": self.ca_file,
+            "userid": self.userid,
+            "password": self.password,
+            "audit_topic": self.hmc.audit_topic,
+            "security_topic": self.hmc.security_topic,
+            "cpcs": cpcs,
+            "external_broker": None,
+        }
+        if self.external_broker:
+            info["stomp_host"] = self.publisher.host
+            info["stomp_ca_file"] = self.external_broker.get("ca_file")
+            info["external_broker"] = {"host": self.publisher.host, "port": self.publisher.port,
+                                       "use_tls": self.publisher.use_tls}
+        return info
+
+    def _write_info(self):
+        """Write hmcsim.json atomically (mode 0600: it holds the password)."""
+        path = os.path.join(self.state_dir, "hmcsim.json")
+        fd, tmp = tempfile.mkstemp(prefix=".hmcsim-", dir=self.state_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self.info, handle, indent=2)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    # -------------------------------------------------------------- lookups
+    def _resource(self, cpc, name=None):
+        if not isinstance(cpc, str) or (name is not None and not isinstance(name, str)):
+            raise ValueError("cpc and name must be strings, got %r and %r" % (cpc, name))
+        return self.hmc.find(cpc, name)
+
+    def uri(self, cpc, name=None):
+        """Object URI of a CPC or of its partition/LPAR."""
+        return self._resource(cpc, name).uri
+
+    def _stomp_only(self, what):
+        if self.stomp is None:
+            raise ValueError("%s is not available in external-broker mode" % what)
+        return self.stomp
+
+    # ---------------------------------------------------------------- drive
+    def emit_os_messages(self, cpc, name, messages):
+        """Emit OS messages (str, or dicts with message-text, is-held, is-priority, prompt-text, ...)."""
+        return self.hmc.emit_os_messages(self._resource(cpc, name), messages)
+
+    def set_status(self, cpc, name, status, additional_status=None):
+        res = self._resource(cpc, name)
+        allowed = PARTITION_STATUSES if res.kind == "partition" else LPAR_STATUSES
+        if res.kind == "cpc":
+            allowed = ("active", "operating", "not-operating", "no-power", "service", "exceptions", "degraded")
+        if status not in allowed:
+            raise ValueError("status must be one of %s for a %s, got %r" % (", ".join(allowed), res.kind, status))
+        self.hmc.set_status(res, status, additional_status)
+
+    def emit_inventory_change(self, cpc, name=None, action="add"):
+        self.hmc.inventory_change(self._resource(cpc, name), action)
+
+    def publish_raw(self, topic_name, headers=None, body=None):
+        """Publish anything (a malformed or empty body, odd headers) to a topic name."""
+        self.hmc.publish_raw(topic_name, headers, body)
+
+    def run_scenario(self, path_or_steps, background=False):
+        """Run a YAML timeline (a file path or a list of steps); see docs/hmcsim.md."""
+        from hmcsim.scenario import run_scenario
+        return run_scenario(self, path_or_steps, background=background)
+
+    # --------------------------------------------------------------- faults
+    def drop_stomp_connections(self):
+        """Abort every STOMP connection (TCP close without a frame)."""
+        if self.stomp is None:
+            return 0
+        return self.stomp.drop_connections()
+
+    def stall_heartbeats(self, on=True):
+        """Keep sockets open but send nothing (no heart-beats, no messages) until turned off."""
+        if not isinstance(on, bool):
+            raise ValueError("on must be true or false, got %r" % (on,))
+        self._stomp_only("stall_heartbeats").stall(on)
+
+    def expire_session(self, session_id=None):
+        """Expire one session (or all): 403 reason 5 from then on, its topics are gone."""
+        return self.hmc.expire_session(session_id)
+
+    def restart(self, down_seconds=0):
+        """As after an HMC reboot: every session and session topic invalid, STOMP connections dropped.
+
+        With down_seconds > 0 the HMC stays down that long: the WS API answers 503 with an HTML
+        body and the STOMP port refuses connections.
+        """
+        down_seconds = _seconds("down_seconds", down_seconds)
+        self.hmc.restart()
+        dropped = self.drop_stomp_connections()
+        if down_seconds > 0:
+            self.hmc.down_until = time.monotonic() + down_seconds
+            if self.stomp is not None:
+                self.stomp.refuse(down_seconds)
+        return dropped
+
+    def send_error_frame(self, message=None, body=None, close=True):
+        """Send an ERROR frame to every STOMP connection (then close it, like ActiveMQ)."""
+        return self._stomp_only("send_error_frame").send_error_frame(message, body, close)
+
+    def set_delivery_delay(self, seconds):
+        """Delay every MESSAGE frame by this many seconds (0 turns it off)."""
+        self._stomp_only("set_delivery_delay").set_delivery_delay(_seconds("seconds", seconds))
+
+    def refuse_stomp(self, seconds):
+        """Drop every STOMP connection and refuse new ones for `seconds`."""
+        self._stomp_only("refuse_stomp").refuse(_seconds("seconds", seconds))
+
+    # -------------------------------------------------------------- inspect
+    def session_ids(self):
+        return self.hmc.session_ids()
+
+    def stomp_connection_count(self):
+        if self.stomp is None:
+            return 0
+        return self.stomp.connection_count()
+
+    def open_channels(self):
+        return self.hmc.open_channels()

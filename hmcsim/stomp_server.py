@@ -1,0 +1,455 @@
+"""The built-in STOMP 1.1/1.2 endpoint over TLS (an asyncio loop in a background thread).
+
+It behaves like the HMC's ActiveMQ-based broker as far as clients can tell: login with
+session id + credential or userid + password, heart-beat negotiation and sending,
+`/topic/<name>` subscriptions checked against the HMC's known topics (an unknown topic
+gets ActiveMQ's SecurityException ERROR frame and the connection is closed), MESSAGE
+frames with the HMC's headers. Fault injection hooks: drop, stall, ERROR frames,
+delivery delay, refusing connections for a while.
+"""
+import asyncio
+import itertools
+import logging
+import threading
+import time
+
+from hmcsim.stomp_frames import HEARTBEAT, FrameError, FrameParser, encode_frame
+
+LOG = logging.getLogger("hmcsim.stomp")
+
+SUPPORTED_VERSIONS = ("1.2", "1.1")
+_CLOSE = object()
+
+
+def _parse_heartbeat(value):
+    try:
+        parts = [int(x) for x in value.split(",")]
+        if len(parts) != 2 or min(parts) < 0:
+            raise ValueError
+        return parts
+    except ValueError:
+        return None
+
+
+class _Connection:
+    """One client connection: a reader coroutine and a writer coroutine."""
+
+    def __init__(self, server, reader, writer, number):
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.number = number
+        self.queue = asyncio.Queue()
+        self.connected = False
+        self.version = None
+        self.send_interval = 0.0       # our heart-beats to the client, seconds (0: none)
+        self.receive_interval = 0.0    # the client's heart-beats to us, seconds (0: none)
+        self.subscriptions = {}        # id -> destination
+        self.closing = False
+        self.close_requested = False   # an orderly close after the queued frames went out
+        self.last_received = time.monotonic()
+
+    def enqueue(self, data, is_message=False):
+        if not self.closing:
+            self.queue.put_nowait((data, is_message))
+
+    def close_after_queue(self):
+        if not self.closing and not self.close_requested:
+            self.close_requested = True
+            self.queue.put_nowait((_CLOSE, False))
+
+    def abort(self):
+        self.closing = True
+        transport = self.writer.transport
+        if transport is not None and not transport.is_closing():
+            transport.abort()
+
+    def error_and_close(self, message, body="", extra=None):
+        headers = {"message": message}
+        if body:
+            headers["content-type"] = "text/plain"
+        headers.update(extra or {})
+        self.enqueue(encode_frame("ERROR", headers, body))
+        self.close_after_queue()
+
+    # --------------------------------------------------------------- writing
+    async def write_loop(self):
+        server = self.server
+        try:
+            while True:
+                timeout = self.send_interval or None
+                try:
+                    data, is_message = await asyncio.wait_for(self.queue.get(), timeout)
+                except asyncio.TimeoutError:
+                    data, is_message = b"\n", False       # an EOL heart-beat
+                while server.stalled:
+                    await server.unstalled_event_wait()
+                if data is _CLOSE:
+                    await self.writer.drain()
+                    self.closing = True
+                    self.writer.close()
+                    return
+                if is_message and server.delivery_delay > 0:
+                    await asyncio.sleep(server.delivery_delay)
+                self.writer.write(data)
+                await self.writer.drain()
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            self.abort()
+
+    # --------------------------------------------------------------- reading
+    async def read_loop(self):
+        parser = FrameParser()
+        server = self.server
+        try:
+            while not self.closing:
+                timeout = None
+                if self.receive_interval:
+                    timeout = self.receive_interval * 2
+                elif not self.connected:
+                    timeout = server.connect_timeout
+                try:
+                    data = await asyncio.wait_for(self.reader.read(65536), timeout)
+                except asyncio.TimeoutError:
+                    if server.stalled:
+                        continue            # a frozen broker does not police its clients
+                    LOG.info("connection %d: no data from the client for %.1f s, closing",
+                             self.number, timeout)
+                    self.abort()
+                    return
+                if not data:
+                    return
+                self.last_received = time.monotonic()
+                try:
+                    items = parser.feed(data)
+                except FrameError as exc:
+                    self.error_and_close("Invalid frame: %s" % exc)
+                    return
+                for item in items:
+                    if item is HEARTBEAT:
+                        continue
+                    if not self.handle(item):
+                        return
+        except (ConnectionError, OSError):
+            pass
+
+    # -------------------------------------------------------------- commands
+    def handle(self, frame):
+        """Handle one frame; False ends the read loop."""
+        cmd = frame.command
+        if not self.connected:
+            if cmd not in ("CONNECT", "STOMP"):
+                self.error_and_close("Not connected: the first frame must be CONNECT or STOMP, got %s" % cmd)
+                return False
+            return self.on_connect(frame)
+        if cmd in ("CONNECT", "STOMP"):
+            self.error_and_close("Already connected")
+            return False
+        handler = {
+            "SUBSCRIBE": self.on_subscribe,
+            "UNSUBSCRIBE": self.on_unsubscribe,
+            "DISCONNECT": self.on_disconnect,
+            "SEND": self.on_send,
+            "ACK": self.on_ack,
+            "NACK": self.on_ack,
+            "BEGIN": self.on_ack,
+            "COMMIT": self.on_ack,
+            "ABORT": self.on_ack,
+        }.get(cmd)
+        if handler is None:
+            self.error_and_close("Unknown STOMP action: %s" % cmd)
+            return False
+        return handler(frame)
+
+    def receipt(self, frame):
+        if "receipt" in frame.headers:
+            self.enqueue(encode_frame("RECEIPT", {"receipt-id": frame.headers["receipt"]}))
+
+    def on_connect(self, frame):
+        headers = frame.headers
+        offered = [v.strip() for v in headers.get("accept-version", "1.0").split(",")]
+        version = next((v for v in SUPPORTED_VERSIONS if v in offered), None)
+        if version is None:
+            self.error_and_close("Supported protocol versions are %s" % " ".join(reversed(SUPPORTED_VERSIONS)),
+                                 extra={"version": ",".join(reversed(SUPPORTED_VERSIONS))})
+            return False
+        client_hb = _parse_heartbeat(headers.get("heart-beat", "0,0"))
+        if client_hb is None:
+            self.error_and_close("Invalid heart-beat header: %r" % headers.get("heart-beat", "")[:40])
+            return False
+        if not self.server.hmc.authenticate_stomp(headers.get("login"), headers.get("passcode")):
+            LOG.info("connection %d: login failed", self.number)
+            self.error_and_close("login failed", "javax.jms.JMSSecurityException: User name or password is invalid.")
+            return False
+        server_ms = self.server.heartbeat_ms
+        client_send, client_receive = client_hb
+        # Negotiation (STOMP 1.1): 0 on either side disables that direction; else the max.
+        self.send_interval = max(server_ms, client_receive) / 1000.0 if server_ms and client_receive else 0.0
+        self.receive_interval = max(server_ms, client_send) / 1000.0 if server_ms and client_send else 0.0
+        self.version = version
+        self.connected = True
+        self.enqueue(encode_frame("CONNECTED", {
+            "version": version,
+            "heart-beat": "%d,%d" % (server_ms, server_ms),
+            "server": "hmcsim/1.0",
+            "session": "ID:hmcsim-%d" % self.number,
+        }, escape=False))
+        LOG.info("connection %d: connected, STOMP %s, heart-beats send %.1f s / receive %.1f s",
+                 self.number, version, self.send_interval, self.receive_interval)
+        return True
+
+    def on_subscribe(self, frame):
+        destination = frame.headers.get("destination", "")
+        sub_id = frame.headers.get("id")
+        if sub_id is None:
+            if self.version == "1.0":
+                sub_id = destination
+            else:
+                self.error_and_close("SUBSCRIBE frame has no id header")
+                return False
+        if sub_id in self.subscriptions:
+            self.error_and_close("Duplicate subscription id %r" % sub_id)
+            return False
+        topic = destination[len("/topic/"):] if destination.startswith("/topic/") else None
+        if not topic or not self.server.hmc.topic_known(topic):
+            shown = "topic://" + topic if topic else destination
+            message = ("remote addConsumer failed because the specified destination, '%s', "
+                       "is not a known or approved topic." % shown)
+            LOG.info("connection %d: SUBSCRIBE to unknown topic %s", self.number, shown)
+            self.error_and_close(message, "java.lang.SecurityException: " + message)
+            return False
+        self.subscriptions[sub_id] = destination
+        self.receipt(frame)
+        for headers, body in self.server.hmc.refresh_notifications(topic):
+            self.enqueue(self.server.message_frame(destination, sub_id, headers, body), is_message=True)
+        return True
+
+    def on_unsubscribe(self, frame):
+        sub_id = frame.headers.get("id")
+        if sub_id not in self.subscriptions:
+            self.error_and_close("No subscription with id %r" % sub_id)
+            return False
+        del self.subscriptions[sub_id]
+        self.receipt(frame)
+        return True
+
+    def on_disconnect(self, frame):
+        self.receipt(frame)
+        self.close_after_queue()
+        return False
+
+    def on_send(self, frame):
+        # HMC clients may only consume.
+        self.error_and_close("User is not authorized to write to: %s" % frame.headers.get("destination", ""),
+                             "java.lang.SecurityException: User is not authorized to write to destination.")
+        return False
+
+    def on_ack(self, frame):
+        self.receipt(frame)
+        return True
+
+
+class StompServer:
+    """TLS STOMP endpoint; `publish()` is thread-safe."""
+
+    def __init__(self, hmc, ssl_context, host="127.0.0.1", port=0, heartbeat_ms=5000, connect_timeout=30.0):
+        self.hmc = hmc
+        self.ssl_context = ssl_context
+        self.host = host
+        self.port = port
+        self.heartbeat_ms = int(heartbeat_ms)
+        self.connect_timeout = connect_timeout
+        self.delivery_delay = 0.0
+        self.stalled = False
+        self._connections = set()
+        self._numbers = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._loop = None
+        self._thread = None
+        self._server = None
+        self._unstalled = None
+        self._refuse_handle = None
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self):
+        ready = threading.Event()
+        errors = []
+
+        def run():
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            self._unstalled = asyncio.Event()
+            self._unstalled.set()
+            try:
+                self._loop.run_until_complete(self._listen())
+            except Exception as exc:   # reported to start()'s caller
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            self._loop.run_forever()
+            self._loop.close()
+
+        self._thread = threading.Thread(target=run, name="hmcsim-stomp", daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        if errors:
+            raise errors[0]
+
+    async def _listen(self):
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, ssl=self.ssl_context,
+                                                  reuse_address=True, ssl_handshake_timeout=10)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def stop(self):
+        if self._loop is None:
+            return
+
+        async def shutdown():
+            if self._server is not None:
+                self._server.close()
+            for conn in list(self._connections):
+                conn.abort()
+            # Aborted connections end their tasks by themselves; cancel only stragglers.
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            if tasks:
+                pending = (await asyncio.wait(tasks, timeout=2))[1]
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    await asyncio.wait(pending, timeout=1)
+
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
+        except Exception:   # the loop may already be gone
+            LOG.debug("STOMP shutdown coroutine did not complete", exc_info=True)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop = None
+
+    def _call(self, func, *args, wait=True):
+        """Run func in the loop thread; return its result when wait."""
+        if self._loop is None:
+            raise RuntimeError("the STOMP server is not running")
+        if not wait:
+            self._loop.call_soon_threadsafe(func, *args)
+            return None
+
+        async def wrapper():
+            return func(*args)
+        return asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result(10)
+
+    async def _handle(self, reader, writer):
+        conn = _Connection(self, reader, writer, next(self._numbers))
+        self._connections.add(conn)
+        write_task = asyncio.ensure_future(conn.write_loop())
+        try:
+            await self._serve(conn, write_task)
+        except asyncio.CancelledError:
+            # The end of this connection's task (server stop); Python 3.11's stream callback
+            # would report a cancelled handler task as an error.
+            pass
+
+    async def _serve(self, conn, write_task):
+        try:
+            await conn.read_loop()
+            if not conn.close_requested:
+                conn.abort()
+            else:
+                # Let a queued ERROR/RECEIPT go out before the writer closes.
+                try:
+                    await asyncio.wait_for(asyncio.shield(write_task), 5)
+                except asyncio.TimeoutError:
+                    conn.abort()
+        finally:
+            self._connections.discard(conn)
+            if not write_task.done():
+                write_task.cancel()
+            conn.abort()
+
+    async def unstalled_event_wait(self):
+        await self._unstalled.wait()
+
+    # ------------------------------------------------------------ publishing
+    def message_frame(self, destination, sub_id, headers, body):
+        full = {"destination": destination, "subscription": sub_id,
+                "message-id": "ID:hmcsim-%d" % next(self._message_ids)}
+        full.update(headers)
+        return encode_frame("MESSAGE", full, body)
+
+    def publish(self, topic_name, headers, body):
+        """Deliver to every subscription of /topic/<topic_name> (non-blocking, ordered)."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self._deliver, "/topic/" + topic_name, dict(headers), body)
+        except RuntimeError:     # the loop closed under us (stop() racing a job timer)
+            LOG.debug("STOMP server stopped; notification for %s not delivered", topic_name)
+
+    def _deliver(self, destination, headers, body):
+        for conn in list(self._connections):
+            if not conn.connected:
+                continue
+            for sub_id, sub_dest in list(conn.subscriptions.items()):
+                if sub_dest == destination:
+                    conn.enqueue(self.message_frame(destination, sub_id, headers, body), is_message=True)
+
+    # ----------------------------------------------------------------- faults
+    def connection_count(self):
+        return self._call(lambda: sum(1 for c in self._connections if c.connected and not c.closing))
+
+    def drop_connections(self):
+        def drop():
+            count = len(self._connections)
+            for conn in list(self._connections):
+                conn.abort()
+            return count
+        return self._call(drop)
+
+    def stall(self, on=True):
+        def apply():
+            self.stalled = bool(on)
+            if self.stalled:
+                self._unstalled.clear()
+            else:
+                self._unstalled.set()
+        self._call(apply)
+
+    def send_error_frame(self, message=None, body=None, close=True):
+        message = message or "hmcsim: injected ERROR frame"
+
+        def send():
+            count = 0
+            for conn in list(self._connections):
+                if conn.connected and not conn.closing:
+                    conn.enqueue(encode_frame("ERROR", {"message": message, "content-type": "text/plain"},
+                                              body if body is not None else message))
+                    if close:
+                        conn.close_after_queue()
+                    count += 1
+            return count
+        return self._call(send)
+
+    def set_delivery_delay(self, seconds):
+        self.delivery_delay = float(seconds)
+
+    def refuse(self, seconds):
+        """Close the listening socket and every connection; listen again after `seconds`."""
+        async def down():
+            if self._refuse_handle is not None:
+                self._refuse_handle.cancel()
+            if self._server is not None:
+                self._server.close()     # closes the listening socket at once
+                self._server = None
+            for conn in list(self._connections):
+                conn.abort()
+            self._refuse_handle = self._loop.call_later(seconds, lambda: asyncio.ensure_future(self._relisten()))
+        asyncio.run_coroutine_threadsafe(down(), self._loop).result(10)
+
+    async def _relisten(self):
+        self._refuse_handle = None
+        try:
+            await self._listen()
+            LOG.info("STOMP port %d accepts connections again", self.port)
+        except OSError as exc:
+            LOG.error("could not listen on STOMP port %d again: %s", self.port, exc)

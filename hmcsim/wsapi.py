@@ -1,0 +1,361 @@
+"""The HTTPS Web Services API subset (http.server, one thread per request).
+
+Errors are HMC-shaped: a JSON body with http-status, reason, message, request-method,
+request-uri and friends. Request headers are echoed without X-API-Session and
+Authorization, and the request body is never echoed (it may hold a password).
+"""
+import json
+import logging
+import re
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from hmcsim.hmc import HmcError
+
+LOG = logging.getLogger("hmcsim.wsapi")
+
+MAX_BODY = 1024 * 1024
+_ID = r"([^/?]+)"
+_SAFE_HEADERS = ("content-type", "accept", "user-agent", "x-audit-id", "content-length")
+
+
+def _bool_parm(name, values):
+    value = values[-1]
+    if value not in ("true", "false"):
+        raise HmcError(400, 1, "Query parameter %s must be true or false, got %r." % (name, value[:40]))
+    return value == "true"
+
+
+def _int_parm(name, values):
+    value = values[-1]
+    if not re.fullmatch(r"-?\d{1,18}", value):
+        raise HmcError(400, 1, "Query parameter %s must be an integer, got %r." % (name, value[:40]))
+    return int(value)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "hmcsim"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    timeout = 60        # an idle or stuck client does not hold a thread forever
+
+    # Routes: (method, regex, handler name, needs session)
+    ROUTES = [
+        ("GET", r"/api/version", "get_version", False),
+        ("POST", r"/api/sessions", "logon", False),
+        ("DELETE", r"/api/sessions/this-session", "logoff", True),
+        ("GET", r"/api/sessions/operations/get-notification-topics", "get_topics", True),
+        ("GET", r"/api/console", "get_console", True),
+        ("GET", r"/api/cpcs", "list_cpcs", True),
+        ("GET", r"/api/cpcs/" + _ID, "get_cpc", True),
+        ("GET", r"/api/cpcs/" + _ID + r"/partitions", "list_partitions", True),
+        ("GET", r"/api/cpcs/" + _ID + r"/logical-partitions", "list_lpars", True),
+        ("GET", r"/api/(partitions|logical-partitions)/" + _ID, "get_child", True),
+        ("POST", r"/api/(partitions|logical-partitions)/" + _ID + r"/operations/open-os-message-channel",
+         "open_channel", True),
+        ("GET", r"/api/(partitions|logical-partitions)/" + _ID + r"/operations/list-os-messages",
+         "list_os_messages", True),
+        ("POST", r"/api/(partitions|logical-partitions)/" + _ID + r"/operations/send-os-cmd", "send_os_cmd", True),
+        ("POST", r"/api/(partitions|logical-partitions)/" + _ID + r"/operations/delete-os-message",
+         "delete_os_message", True),
+        ("POST", r"/api/partitions/" + _ID + r"/operations/(start|stop)", "partition_op", True),
+        ("POST", r"/api/logical-partitions/" + _ID + r"/operations/(activate|deactivate|load)", "lpar_op", True),
+        ("GET", r"/api/jobs/" + _ID, "get_job", True),
+        ("DELETE", r"/api/jobs/" + _ID, "delete_job", True),
+        ("POST", r"/api/jobs/" + _ID + r"/operations/cancel", "cancel_job", True),
+    ]
+
+    @property
+    def hmc(self):
+        return self.server.hmc
+
+    # ------------------------------------------------------------- plumbing
+    def log_message(self, format, *args):    # the base class names it `format`
+        LOG.debug("%s - %s", self.address_string(), format % args)
+
+    def log_request(self, code="-", size="-"):
+        # Path and query only: they hold no secrets (session ids travel in a header).
+        LOG.info("%s %s -> %s", self.command, self.path.split("?")[0], code)
+
+    def do_GET(self):
+        self._dispatch()
+
+    def do_POST(self):
+        self._dispatch()
+
+    def do_DELETE(self):
+        self._dispatch()
+
+    def do_PUT(self):
+        self._dispatch()
+
+    def _read_body(self):
+        length = self.headers.get("Content-Length")
+        if not length:
+            return b""
+        if not length.isdigit() or int(length) > MAX_BODY:
+            raise HmcError(400, 1, "The Content-Length header is not valid or too large.")
+        return self.rfile.read(int(length))
+
+    def _json_body(self, raw, required=False):
+        if not raw.strip():
+            if required:
+                raise HmcError(400, 1, "The request requires a JSON request body.")
+            return {}
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise HmcError(400, 1, "The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise HmcError(400, 1, "The request body must be a JSON object.")
+        return body
+
+    def _send(self, status, body=None, extra_headers=None):
+        data = b"" if body is None else json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        if body is not None:
+            self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (extra_headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    def _send_html(self, status, html):
+        data = html.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html;charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, exc, path, query, session=None):
+        safe_headers = {k.lower(): v for k, v in self.headers.items() if k.lower() in _SAFE_HEADERS}
+        self._send(exc.http_status, {
+            "http-status": exc.http_status,
+            "reason": exc.reason,
+            "message": exc.message,
+            "request-method": self.command,
+            "request-uri": path,
+            "request-query-parms": [{"name": k, "value": v} for k, vs in query.items() for v in vs],
+            "request-headers": safe_headers,
+            "request-authenticated-as": session.userid if session else None,
+            "request-body": None,
+            "stack": None,
+            "error-details": None,
+        })
+
+    def _dispatch(self):
+        parts = urlsplit(self.path)
+        path = parts.path.rstrip("/") or "/"
+        query = parse_qs(parts.query, keep_blank_values=True)
+        session = None
+        if self.hmc.is_down():
+            self._send_html(503, "<html><body><h1>503 Service Unavailable</h1>"
+                                 "<p>The console is restarting.</p></body></html>")
+            return
+        try:
+            raw = self._read_body()
+            route = None
+            path_matched = False
+            for method, pattern, name, needs_session in self.ROUTES:
+                match = re.fullmatch(pattern, path)
+                if match:
+                    path_matched = True
+                    if method == self.command:
+                        route = (name, needs_session, [unquote(g) for g in match.groups()])
+                        break
+            if route is None:
+                if path_matched:
+                    raise HmcError(405, 0, "The %s method is not supported for this URI." % self.command)
+                raise HmcError(404, 1, "The request URI does not designate an existing resource.")
+            name, needs_session, args = route
+            if needs_session:
+                session = self.hmc.session(self.headers.get("X-API-Session"))
+            getattr(self, "op_" + name)(session, args, query, raw)
+        except HmcError as exc:
+            self._error(exc, path, query, session)
+        except Exception:     # a bug in the simulator: still answer HMC-shaped
+            LOG.exception("internal error handling %s %s", self.command, path)
+            self._error(HmcError(500, 0, "Internal error in hmcsim."), path, query, session)
+
+    # ------------------------------------------------------------ operations
+    def op_get_version(self, session, args, query, raw):
+        self._send(200, {
+            "api-major-version": self.hmc.api_version[0],
+            "api-minor-version": self.hmc.api_version[1],
+            "hmc-version": self.hmc.hmc_version,
+            "hmc-name": self.hmc.hmc_name,
+        })
+
+    def op_logon(self, session, args, query, raw):
+        body = self._json_body(raw, required=True)
+        for field in ("userid", "password"):
+            if not isinstance(body.get(field), str):
+                raise HmcError(400, 1, "The request body has no %s string." % field)
+        new = self.hmc.logon(body["userid"], body["password"])
+        self._send(200, {
+            "api-session": new.id,
+            "session-credential": new.credential,
+            "notification-topic": new.object_topic,
+            "job-notification-topic": new.job_topic,
+            "api-major-version": self.hmc.api_version[0],
+            "api-minor-version": self.hmc.api_version[1],
+            "password-expires": -1,
+        })
+
+    def op_logoff(self, session, args, query, raw):
+        self.hmc.logoff(session)
+        self._send(204)
+
+    def op_get_topics(self, session, args, query, raw):
+        self._send(200, {"topics": self.hmc.topics_for(session)})
+
+    def op_get_console(self, session, args, query, raw):
+        self._send(200, {"object-uri": "/api/console", "class": "console", "name": self.hmc.hmc_name,
+                         "version": self.hmc.hmc_version})
+
+    def op_list_cpcs(self, session, args, query, raw):
+        self._send(200, {"cpcs": self.hmc.list_cpcs(query.get("name"))})
+
+    def _wanted(self, query):
+        if "properties" not in query:
+            return None
+        return {p for v in query["properties"] for p in v.split(",") if p}
+
+    def op_get_cpc(self, session, args, query, raw):
+        res = self.hmc.resource("/api/cpcs/" + args[0], "cpc")
+        self._send(200, self.hmc.properties(res, self._wanted(query)))
+
+    def op_list_partitions(self, session, args, query, raw):
+        cpc = self.hmc.resource("/api/cpcs/" + args[0], "cpc")
+        self._send(200, {"partitions": self.hmc.list_children(cpc, "partitions", query)})
+
+    def op_list_lpars(self, session, args, query, raw):
+        cpc = self.hmc.resource("/api/cpcs/" + args[0], "cpc")
+        items = self.hmc.list_children(cpc, "logical-partitions", query)
+        if not items and query.get("name") and not cpc.dpm:
+            # The HMC's quirk: an empty LPAR match is a 404 reason 1, not an empty list.
+            raise HmcError(404, 1, "No logical partition matches the name filter.")
+        self._send(200, {"logical-partitions": items})
+
+    def _child(self, args):
+        kind = "partition" if args[0] == "partitions" else "logical-partition"
+        return self.hmc.resource("/api/%s/%s" % (args[0], args[1]), kind)
+
+    def op_get_child(self, session, args, query, raw):
+        self._send(200, self.hmc.properties(self._child(args), self._wanted(query)))
+
+    def op_open_channel(self, session, args, query, raw):
+        res = self._child(args)
+        body = self._json_body(raw)
+        include = body.get("include-refresh-messages", True)
+        if not isinstance(include, bool):
+            raise HmcError(400, 1, "include-refresh-messages must be a boolean.")
+        topic = self.hmc.open_os_message_channel(session, res, include)
+        self._send(200, {"topic-name": topic})
+
+    def op_list_os_messages(self, session, args, query, raw):
+        res = self._child(args)
+        kwargs = {}
+        for parm, key, conv in (("begin-sequence-number", "begin", _int_parm),
+                                ("end-sequence-number", "end", _int_parm),
+                                ("is-held", "is_held", _bool_parm),
+                                ("is-priority", "is_priority", _bool_parm),
+                                ("max-messages", "max_messages", _int_parm)):
+            if parm in query:
+                kwargs[key] = conv(parm, query[parm])
+        unknown = set(query) - {"begin-sequence-number", "end-sequence-number", "is-held", "is-priority",
+                                "max-messages"}
+        if unknown:
+            raise HmcError(400, 1, "Unknown query parameter(s): %s." % ", ".join(sorted(unknown)))
+        self._send(200, {"os-messages": self.hmc.list_os_messages(res, **kwargs)})
+
+    def op_send_os_cmd(self, session, args, query, raw):
+        res = self._child(args)
+        body = self._json_body(raw, required=True)
+        text = body.get("operating-system-command-text")
+        if not isinstance(text, str) or not 1 <= len(text) <= 200:
+            raise HmcError(400, 1, "operating-system-command-text must be a string of 1 to 200 characters.")
+        is_priority = body.get("is-priority", False)
+        if not isinstance(is_priority, bool):
+            raise HmcError(400, 1, "is-priority must be a boolean.")
+        self.hmc.send_os_command(res, text, is_priority)
+        self._send(204)
+
+    def op_delete_os_message(self, session, args, query, raw):
+        res = self._child(args)
+        body = self._json_body(raw, required=True)
+        seq = body.get("sequence-number")
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            raise HmcError(400, 1, "sequence-number must be an integer.")
+        self.hmc.delete_os_message(res, seq)
+        self._send(204)
+
+    def _async(self, session, res, operation):
+        job = self.hmc.start_job(session, res, operation)
+        # No Location header: zhmcclient treats one as "a create operation" and then expects
+        # job-results to be an object, which start/stop/activate do not return.
+        self._send(202, {"job-uri": job.uri})
+
+    def op_partition_op(self, session, args, query, raw):
+        self._json_body(raw)
+        self._async(session, self.hmc.resource("/api/partitions/" + args[0], "partition"), args[1])
+
+    def op_lpar_op(self, session, args, query, raw):
+        self._json_body(raw)
+        self._async(session, self.hmc.resource("/api/logical-partitions/" + args[0], "logical-partition"), args[1])
+
+    def op_get_job(self, session, args, query, raw):
+        self._send(200, self.hmc.job(args[0]).to_json())
+
+    def op_delete_job(self, session, args, query, raw):
+        self.hmc.delete_job(args[0])
+        self._send(204)
+
+    def op_cancel_job(self, session, args, query, raw):
+        self.hmc.cancel_job(args[0])
+        self._send(202)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, hmc, ssl_context):
+        self.hmc = hmc
+        self.ssl_context = ssl_context
+        super().__init__(address, _Handler)
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        # Headers and body go out in two writes; without NODELAY, Nagle + delayed ACK add 40 ms.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # The handshake happens in the request thread (do_handshake_on_connect), not here.
+        return self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def handle_error(self, request, client_address):
+        # Called from the base class's exception handler: sys.exc_info() is set.
+        LOG.debug("connection from %s ended with an error: %s", client_address[0], sys.exc_info()[1])
+
+
+class WsApiServer:
+    def __init__(self, hmc, ssl_context, host="127.0.0.1", port=0):
+        self.httpd = _Server((host, port), hmc, ssl_context)
+        self.port = self.httpd.server_address[1]
+        self._thread = None
+
+    def start(self):
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="hmcsim-wsapi", daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread:
+            self._thread.join(5)

@@ -1,0 +1,301 @@
+"""hmcsim WS API over real HTTPS (requests, verified against the simulator's CA)."""
+import logging
+import time
+
+import pytest
+
+from tests.support.fixtures_hmcsim import RawStomp, ws_logon, ws_session, ws_url
+
+ERROR_KEYS = {"http-status", "reason", "message", "request-method", "request-uri"}
+
+
+def assert_hmc_error(resp, status, reason):
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert ERROR_KEYS <= set(body)
+    assert (body["http-status"], body["reason"]) == (status, reason), body
+    assert isinstance(body["message"], str) and body["message"]
+    return body
+
+
+@pytest.fixture(scope="module")
+def api(hmcsim):
+    session, logon = ws_logon(hmcsim)
+    yield session, logon
+    session.delete(ws_url(hmcsim, "/api/sessions/this-session"), timeout=10)
+
+
+def get(sim, session, path, **kw):
+    return session.get(ws_url(sim, path), timeout=10, **kw)
+
+
+def post(sim, session, path, body=None, **kw):
+    return session.post(ws_url(sim, path), json=body, timeout=10, **kw)
+
+
+def cpc_uri(sim, session, name):
+    return get(sim, session, "/api/cpcs", params={"name": name}).json()["cpcs"][0]["object-uri"]
+
+
+def child_uri(sim, session, cpc, name):
+    curi = cpc_uri(sim, session, cpc)
+    kind = "partitions" if cpc == "CPC1" else "logical-partitions"
+    items = get(sim, session, curi + "/" + kind, params={"name": name}).json()[kind]
+    assert len(items) == 1
+    return items[0]["object-uri"]
+
+
+def test_query_api_version_needs_no_logon(hmcsim):
+    resp = ws_session(hmcsim).get(ws_url(hmcsim, "/api/version"), timeout=10)
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["api-major-version"] == 4 and body["api-minor-version"] == 40
+    assert body["hmc-name"] == "HMCSIM" and body["hmc-version"]
+
+
+def test_logon_returns_session_and_topics(hmcsim, api):
+    _, logon = api
+    for key in ("api-session", "session-credential", "notification-topic", "job-notification-topic"):
+        assert isinstance(logon[key], str) and logon[key], key
+    assert logon["api-session"] != logon["session-credential"]
+    assert logon["notification-topic"] != logon["job-notification-topic"]
+    assert logon["api-major-version"] == 4 and logon["password-expires"] == -1
+
+
+def test_logon_errors_are_hmc_shaped(hmcsim):
+    session = ws_session(hmcsim)
+    url = ws_url(hmcsim, "/api/sessions")
+    body = assert_hmc_error(session.post(url, json={"userid": hmcsim.userid, "password": "wrong"}, timeout=10),
+                            403, 0)
+    assert "wrong" not in str(body)
+    assert_hmc_error(session.post(url, json={"userid": hmcsim.userid}, timeout=10), 400, 1)
+    assert_hmc_error(session.post(url, data=b"{not json", timeout=10,
+                                  headers={"Content-Type": "application/json"}), 400, 1)
+    assert_hmc_error(session.post(url, timeout=10), 400, 1)
+
+
+def test_missing_and_invalid_session_header(hmcsim):
+    session = ws_session(hmcsim)
+    assert_hmc_error(get(hmcsim, session, "/api/cpcs"), 403, 4)
+    session.headers["X-API-Session"] = "not-a-session"
+    body = assert_hmc_error(get(hmcsim, session, "/api/cpcs"), 403, 5)
+    assert body["request-uri"] == "/api/cpcs" and body["request-method"] == "GET"
+    assert "x-api-session" not in {k.lower() for k in body.get("request-headers", {})}
+
+
+def test_logoff_invalidates_session(hmcsim):
+    session, _ = ws_logon(hmcsim)
+    resp = session.delete(ws_url(hmcsim, "/api/sessions/this-session"), timeout=10)
+    assert resp.status_code == 204 and resp.content == b""
+    assert_hmc_error(get(hmcsim, session, "/api/cpcs"), 403, 5)
+
+
+def test_get_notification_topics(hmcsim, api):
+    session, logon = api
+    topics = get(hmcsim, session, "/api/sessions/operations/get-notification-topics").json()["topics"]
+    by_type = {t["topic-type"]: t for t in topics}
+    assert by_type["object-notification"]["topic-name"] == logon["notification-topic"]
+    assert by_type["job-notification"]["topic-name"] == logon["job-notification-topic"]
+    assert by_type["audit-notification"]["topic-name"] == hmcsim.info["audit_topic"]
+    assert by_type["security-notification"]["topic-name"] == hmcsim.info["security_topic"]
+
+
+def test_list_cpcs_with_full_match_regex_filter(hmcsim, api):
+    session, _ = api
+    all_cpcs = get(hmcsim, session, "/api/cpcs").json()["cpcs"]
+    assert {c["name"]: c["dpm-enabled"] for c in all_cpcs} == {"CPC1": True, "CPC2": False}
+    for item in all_cpcs:
+        assert {"object-uri", "name", "status", "has-unacceptable-status", "se-version"} <= set(item)
+    assert get(hmcsim, session, "/api/cpcs", params={"name": "CPC"}).json()["cpcs"] == []
+    assert [c["name"] for c in get(hmcsim, session, "/api/cpcs", params={"name": "CPC[2]"}).json()["cpcs"]] == ["CPC2"]
+    assert len(get(hmcsim, session, "/api/cpcs", params={"name": "CPC.*"}).json()["cpcs"]) == 2
+    assert_hmc_error(get(hmcsim, session, "/api/cpcs", params={"name": "CPC("}), 400, 14)
+
+
+def test_cpc_properties_and_subset(hmcsim, api):
+    session, _ = api
+    uri = cpc_uri(hmcsim, session, "CPC1")
+    props = get(hmcsim, session, uri).json()
+    assert props["dpm-enabled"] is True and props["name"] == "CPC1" and props["object-uri"] == uri
+    subset = get(hmcsim, session, uri, params={"properties": "name,dpm-enabled"}).json()
+    assert subset == {"name": "CPC1", "dpm-enabled": True}
+    assert_hmc_error(get(hmcsim, session, "/api/cpcs/does-not-exist"), 404, 1)
+
+
+def test_list_partitions_and_lpars(hmcsim, api):
+    session, _ = api
+    dpm, classic = cpc_uri(hmcsim, session, "CPC1"), cpc_uri(hmcsim, session, "CPC2")
+    parts = get(hmcsim, session, dpm + "/partitions").json()["partitions"]
+    assert [p["name"] for p in parts] == ["PART1", "PART2", "PART3"]
+    assert all({"object-uri", "name", "status", "type"} <= set(p) for p in parts)
+    assert [p["name"] for p in get(hmcsim, session, dpm + "/partitions",
+                                   params={"name": "PART[12]"}).json()["partitions"]] == ["PART1", "PART2"]
+    assert get(hmcsim, session, dpm + "/partitions", params={"name": "nomatch"}).json()["partitions"] == []
+    assert [p["name"] for p in get(hmcsim, session, dpm + "/partitions",
+                                   params={"status": "stopped"}).json()["partitions"]] == ["PART3"]
+    # Other mode: empty lists, never the 404 quirk.
+    assert get(hmcsim, session, classic + "/partitions").json()["partitions"] == []
+    assert get(hmcsim, session, dpm + "/logical-partitions", params={"name": "x"}).json()[
+        "logical-partitions"] == []
+    lpars = get(hmcsim, session, classic + "/logical-partitions").json()["logical-partitions"]
+    assert [p["name"] for p in lpars] == ["LPAR1", "LPAR2", "LPAR3"]
+    assert [p["name"] for p in get(hmcsim, session, classic + "/logical-partitions",
+                                   params={"name": "LPAR1"}).json()["logical-partitions"]] == ["LPAR1"]
+    # The HMC quirk: an empty LPAR match is 404 reason 1.
+    assert_hmc_error(get(hmcsim, session, classic + "/logical-partitions", params={"name": "nomatch"}), 404, 1)
+
+
+def test_partition_and_lpar_properties(hmcsim, api):
+    session, _ = api
+    part = get(hmcsim, session, child_uri(hmcsim, session, "CPC1", "PART1")).json()
+    assert part["class"] == "partition" and part["status"] == "active" and part["os-type"] == "Linux"
+    assert part["object-id"] in part["object-uri"]
+    lpar = get(hmcsim, session, child_uri(hmcsim, session, "CPC2", "LPAR1")).json()
+    assert lpar["class"] == "logical-partition" and lpar["status"] == "operating" and lpar["os-type"] == "z/OS"
+    assert_hmc_error(get(hmcsim, session, "/api/partitions/nope"), 404, 1)
+    # A partition URI used as an LPAR URI does not exist.
+    assert_hmc_error(get(hmcsim, session, "/api/logical-partitions/" + part["object-id"]), 404, 1)
+
+
+def test_open_os_message_channel_codes(hmcsim):
+    session, _ = ws_logon(hmcsim)
+    part1 = child_uri(hmcsim, session, "CPC1", "PART1")
+    lpar1 = child_uri(hmcsim, session, "CPC2", "LPAR1")
+    resp = post(hmcsim, session, part1 + "/operations/open-os-message-channel",
+                {"include-refresh-messages": False})
+    assert resp.status_code == 200
+    topic = resp.json()["topic-name"]
+    assert 1 <= len(topic) <= 128
+    assert_hmc_error(post(hmcsim, session, part1 + "/operations/open-os-message-channel"), 409, 331)
+    resp = post(hmcsim, session, lpar1 + "/operations/open-os-message-channel")   # no body: default true
+    assert resp.status_code == 200
+    for cpc, name in (("CPC1", "PART3"), ("CPC2", "LPAR3")):
+        assert_hmc_error(post(hmcsim, session, child_uri(hmcsim, session, cpc, name)
+                              + "/operations/open-os-message-channel"), 409, 332)
+    assert_hmc_error(post(hmcsim, session, part1 + "/operations/open-os-message-channel",
+                          {"include-refresh-messages": "yes"}), 400, 1)
+    topics = get(hmcsim, session, "/api/sessions/operations/get-notification-topics").json()["topics"]
+    osm = {t["object-uri"]: t for t in topics if t["topic-type"] == "os-message-notification"}
+    assert osm[part1]["topic-name"] == topic and osm[part1]["include-refresh-messages"] is False
+    assert osm[lpar1]["include-refresh-messages"] is True
+    # Another session gets its own channel and topic for the same partition.
+    other, _ = ws_logon(hmcsim)
+    resp = post(hmcsim, other, part1 + "/operations/open-os-message-channel")
+    assert resp.status_code == 200 and resp.json()["topic-name"] != topic
+
+
+def test_list_os_messages_with_sequence_range(hmcsim, api):
+    session, _ = api
+    uri = child_uri(hmcsim, session, "CPC1", "PART2")
+    seqs = hmcsim.emit_os_messages("CPC1", "PART2", [
+        "one\n", {"message-text": "two\n", "is-held": True}, {"message-text": "reply?", "is-priority": True,
+                                                              "prompt-text": "R 01,"}])
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    path = uri + "/operations/list-os-messages"
+    msgs = get(hmcsim, session, path).json()["os-messages"]
+    assert [m["sequence-number"] for m in msgs][-3:] == seqs
+    ranged = get(hmcsim, session, path, params={"begin-sequence-number": seqs[1],
+                                                "end-sequence-number": seqs[2]}).json()["os-messages"]
+    assert [m["message-text"] for m in ranged] == ["two\n", "reply?"]
+    assert ranged[1]["prompt-text"] == "R 01," and ranged[1]["is-priority"] is True
+    held = get(hmcsim, session, path, params={"is-held": "true"}).json()["os-messages"]
+    assert [m["sequence-number"] for m in held] == [seqs[1]]
+    assert len(get(hmcsim, session, path, params={"max-messages": "1"}).json()["os-messages"]) == 1
+    assert_hmc_error(get(hmcsim, session, path, params={"begin-sequence-number": "abc"}), 400, 1)
+    resp = post(hmcsim, session, uri + "/operations/delete-os-message", {"sequence-number": seqs[0]})
+    assert resp.status_code == 204
+    assert seqs[0] not in [m["sequence-number"] for m in get(hmcsim, session, path).json()["os-messages"]]
+
+
+def test_send_os_command_is_echoed(hmcsim, api):
+    session, _ = api
+    uri = child_uri(hmcsim, session, "CPC2", "LPAR2")
+    resp = post(hmcsim, session, uri + "/operations/send-os-cmd",
+                {"operating-system-command-text": "D IPLINFO", "is-priority": True})
+    assert resp.status_code == 204 and resp.content == b""
+    last = get(hmcsim, session, uri + "/operations/list-os-messages").json()["os-messages"][-1]
+    assert last["message-text"] == "D IPLINFO\n" and last["is-priority"] is True
+    for bad in ({"operating-system-command-text": ""}, {"operating-system-command-text": "x" * 201}, {}):
+        assert_hmc_error(post(hmcsim, session, uri + "/operations/send-os-cmd", bad), 400, 1)
+    part3 = child_uri(hmcsim, session, "CPC1", "PART3")
+    assert_hmc_error(post(hmcsim, session, part3 + "/operations/send-os-cmd",
+                          {"operating-system-command-text": "x"}), 409, 332)
+
+
+def _wait_job(sim, session, job_uri, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = get(sim, session, job_uri).json()
+        if status["status"] == "complete":
+            return status
+        time.sleep(0.05)
+    raise AssertionError("job %s did not complete" % job_uri)
+
+
+def test_partition_stop_start_jobs(fresh_hmcsim):
+    sim = fresh_hmcsim
+    session, _ = ws_logon(sim)
+    uri = child_uri(sim, session, "CPC1", "PART2")
+    assert_hmc_error(post(sim, session, uri + "/operations/start"), 409, 1)   # already active
+    resp = post(sim, session, uri + "/operations/stop")
+    assert resp.status_code == 202
+    job_uri = resp.json()["job-uri"]
+    assert job_uri.startswith("/api/jobs/") and "Location" not in resp.headers
+    assert get(sim, session, job_uri).json() == {"status": "running"}
+    assert get(sim, session, uri).json()["status"] == "stopping"
+    assert_hmc_error(session.delete(ws_url(sim, job_uri), timeout=10), 409, 40)
+    done = _wait_job(sim, session, job_uri)
+    assert done["job-status-code"] == 200 and "job-results" in done
+    assert get(sim, session, uri).json()["status"] == "stopped"
+    assert session.delete(ws_url(sim, job_uri), timeout=10).status_code == 204
+    assert_hmc_error(session.delete(ws_url(sim, job_uri), timeout=10), 404, 1)
+    assert_hmc_error(post(sim, session, job_uri + "/operations/cancel"), 404, 1)
+    resp = post(sim, session, uri + "/operations/start")
+    assert resp.status_code == 202
+    assert get(sim, session, uri).json()["status"] == "starting"
+    _wait_job(sim, session, resp.json()["job-uri"])
+    assert get(sim, session, uri).json()["status"] == "active"
+
+
+def test_lpar_deactivate_activate_load_jobs(fresh_hmcsim):
+    sim = fresh_hmcsim
+    session, _ = ws_logon(sim)
+    uri = child_uri(sim, session, "CPC2", "LPAR2")
+    _wait_job(sim, session, post(sim, session, uri + "/operations/deactivate", {"force": True}).json()["job-uri"])
+    assert get(sim, session, uri).json()["status"] == "not-activated"
+    assert_hmc_error(post(sim, session, uri + "/operations/load"), 409, 1)
+    _wait_job(sim, session, post(sim, session, uri + "/operations/activate").json()["job-uri"])
+    assert get(sim, session, uri).json()["status"] == "operating"
+    done = _wait_job(sim, session, post(sim, session, uri + "/operations/load").json()["job-uri"])
+    assert done["job-status-code"] == 204
+    running = post(sim, session, uri + "/operations/deactivate").json()["job-uri"]
+    assert_hmc_error(post(sim, session, running + "/operations/cancel"), 404, 4)
+
+
+def test_unknown_uri_and_method(hmcsim, api):
+    session, _ = api
+    body = assert_hmc_error(get(hmcsim, session, "/api/nothing-here"), 404, 1)
+    assert body["request-uri"] == "/api/nothing-here"
+    assert_hmc_error(session.put(ws_url(hmcsim, "/api/cpcs"), timeout=10), 405, 0)
+
+
+def test_no_secrets_in_logs(fresh_hmcsim, caplog):
+    sim = fresh_hmcsim
+    with caplog.at_level(logging.DEBUG, logger="hmcsim"):
+        session, logon = ws_logon(sim)
+        get(sim, session, "/api/sessions/operations/get-notification-topics")
+        ws_session(sim).post(ws_url(sim, "/api/sessions"), json={"userid": sim.userid, "password": "bad-pw-123"},
+                             timeout=10)
+        raw = RawStomp(sim)
+        assert raw.connect(logon["api-session"], logon["session-credential"]).command == "CONNECTED"
+        raw.close()
+        raw = RawStomp(sim)
+        assert raw.connect(logon["api-session"], "bad-credential-456").command == "ERROR"
+        raw.close()
+        session.delete(ws_url(sim, "/api/sessions/this-session"), timeout=10)
+    text = caplog.text
+    assert "logon of %s" % sim.userid in text      # something was logged at all
+    assert "login failed" in text
+    for secret in (sim.password, logon["api-session"], logon["session-credential"], "bad-pw-123",
+                   "bad-credential-456"):
+        assert secret not in text
