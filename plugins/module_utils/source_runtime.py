@@ -1,0 +1,1152 @@
+# -*- coding: utf-8 -*-
+# Copyright: zhmc.eda contributors
+# Apache License 2.0 (see LICENSE)
+"""The asyncio orchestration behind the `zhmc.eda.notifications` event source.
+
+`run_source(queue, options)` owns the HMC Web Services API session (when one is needed),
+the STOMP receiver and the control server. It turns notifications into rulebook events,
+recovers from every transient failure forever, and cleans up within about 2 s when it is
+cancelled. The parts it orchestrates live in the layer below (receiver, hmc_client,
+events, control, stomp_config); this file only decides when to call what.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import asyncio
+import logging
+import random
+import re
+import threading
+import time
+
+from ansible_collections.zhmc.eda.plugins.module_utils import events as events_mod
+from ansible_collections.zhmc.eda.plugins.module_utils.errors import ZhmcEdaError, blank_secrets
+from ansible_collections.zhmc.eda.plugins.module_utils.stomp_config import DEFAULT_STOMP_RT_CONFIG
+from ansible_collections.zhmc.eda.plugins.module_utils.receiver import (
+    NotificationReceiver,
+    NotificationConnectionError,
+    NotificationJMSError,
+    NotificationError,
+)
+from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
+    HMCClient,
+    HMCClientError,
+    HMCError,
+    HMCAuthError,
+    HMCConnectionError,
+)
+from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlServer
+
+LOG = logging.getLogger("zhmc.eda.source")
+
+# How many received notifications one loop iteration takes from the receiver.
+BATCH_SIZE = 500
+# True: hand a batch of events to ansible-rulebook with one `queue.put(list)` (its
+# FilteredQueue accepts lists); False: one `queue.put(event)` per event.
+PUT_LISTS = True
+# Total time budget for clean-up on cancellation (design target: shutdown <= 2 s).
+SHUTDOWN_BUDGET = 1.8
+# Bounds for single blocking calls made from the loop (they run in daemon threads).
+CONNECT_CALL_TIMEOUT = 120.0
+WS_CALL_TIMEOUT = 90.0
+# One log line per distinct recurring problem per this many seconds (with a count).
+LOG_REPEAT_WINDOW = 60.0
+# Default for keepalive_interval: re-validate the WS API session this often (the HMC
+# expires idle sessions after hours).
+KEEPALIVE_INTERVAL = 300.0
+# A connection that lasted this long resets the reconnect backoff.
+HEALTHY_CONNECTION_SECONDS = 10.0
+# Control requests that wait for the source's state lock give up after this long.
+CONTROL_LOCK_TIMEOUT = 8.0
+
+# topic_types option value -> HMC topic-type
+TOPIC_TYPE_NAMES = {
+    "object": "object-notification",
+    "job": "job-notification",
+    "audit": "audit-notification",
+    "security": "security-notification",
+}
+OS_TOPIC_TYPE = "os-message-notification"
+
+
+class SourceConfigError(ValueError):
+    """A problem with the source's configuration found while starting (rulebook exits 1)."""
+
+
+class SourceAuthError(ZhmcEdaError):
+    """Authentication failed and cannot be recovered without a password."""
+
+
+async def run_source(queue, options, on_started=None):
+    """Run the source until cancelled; raises on configuration and authentication errors.
+
+    `on_started`, if given, is called (on the loop) once the first connection is up.
+    """
+    source = NotificationSource(queue, options)
+    source.on_started = on_started
+    await source.run()
+
+
+# ---------------------------------------------------------------------------------------
+# small helpers
+
+
+def _opt(options, name, default=None):
+    """Read an option from the SourceOptions object (or a dict, for the __main__ harness)."""
+    if isinstance(options, dict):
+        return options.get(name, default)
+    return getattr(options, name, default)
+
+
+def _sub(value, name, default=None):
+    """Read a sub-option of a dict-like or attribute-like option value."""
+    if value is None:
+        return default
+    if isinstance(value, dict):
+        return value.get(name, default)
+    return getattr(value, name, default)
+
+
+def _object_id(uri):
+    return uri.rstrip("/").rsplit("/", 1)[-1] if uri else uri
+
+
+async def run_blocking(func, *args, timeout=None, **kwargs):
+    """Run a blocking call in a daemon thread and await its result.
+
+    Daemon threads (rather than the loop's default executor) so that a call that hangs
+    past its timeout never keeps ansible-rulebook from exiting: asyncio.run() joins the
+    default executor's threads on shutdown.
+    """
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def _deliver(setter, value):
+        if not future.done():
+            setter(value)
+
+    def _target():
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:  # pylint: disable=broad-except
+            try:
+                loop.call_soon_threadsafe(_deliver, future.set_exception, exc)
+            except RuntimeError:  # loop closed
+                pass
+        else:
+            try:
+                loop.call_soon_threadsafe(_deliver, future.set_result, result)
+            except RuntimeError:
+                pass
+
+    thread = threading.Thread(target=_target, name="zhmc-eda-call", daemon=True)
+    thread.start()
+    if timeout is None:
+        return await future
+    return await asyncio.wait_for(future, timeout)
+
+
+class RateLimitedLog:
+    """Log a recurring problem once per window, then a summary line with the count."""
+
+    def __init__(self, logger, window=LOG_REPEAT_WINDOW, clock=time.monotonic):
+        self._logger = logger
+        self._window = window
+        self._clock = clock
+        self._state = {}  # key -> [window start, suppressed count]
+
+    def log(self, level, key, msg, *args):
+        """Log `msg` unless `key` was logged in the current window; count it then."""
+        now = self._clock()
+        state = self._state.get(key)
+        if state is not None and now - state[0] < self._window:
+            state[1] += 1
+            return False
+        suppressed = state[1] if state else 0
+        if suppressed:
+            msg = msg + " (repeated %d more times in the last %.0f s)"
+            args = args + (suppressed, now - state[0])
+        self._state[key] = [now, 0]
+        self._logger.log(level, msg, *args)
+        return True
+
+    def reset(self, key):
+        """Forget `key` (its problem is over)."""
+        self._state.pop(key, None)
+
+
+class Backoff:
+    """Capped exponential backoff with jitter, parameters from the STOMP retry config."""
+
+    def __init__(self, initial, increase, maximum, jitter, rand=random.random):
+        self.initial = max(float(initial), 0.01)
+        self.increase = max(float(increase), 0.0)
+        self.maximum = max(float(maximum), self.initial)
+        self.jitter = max(float(jitter), 0.0)
+        self._rand = rand
+        self.attempt = 0
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(
+            _sub(config, "reconnect_sleep_initial", 0.1),
+            _sub(config, "reconnect_sleep_increase", 0.5),
+            _sub(config, "reconnect_sleep_max", 60.0),
+            _sub(config, "reconnect_sleep_jitter", 0.1),
+        )
+
+    def next_delay(self):
+        """The delay before the next attempt; grows with each call."""
+        base = min(self.initial * (1.0 + self.increase) ** self.attempt, self.maximum)
+        self.attempt += 1
+        return base * (1.0 + self.jitter * self._rand())
+
+    def reset(self):
+        self.attempt = 0
+
+
+# ---------------------------------------------------------------------------------------
+
+
+class NotificationSource:
+    """State and tasks of one running source (one per rulebook source entry)."""
+
+    def __init__(self, queue, options):
+        self.queue = queue
+        self.options = options
+        auth = _opt(options, "hmc_auth") or {}
+        hosts = _opt(options, "hmc_host")
+        if isinstance(hosts, str):
+            hosts = [hosts]
+        self.hosts = list(hosts or [])
+        self.userid = _sub(auth, "userid")
+        self.password = _sub(auth, "password")
+        self.given_session_id = _sub(auth, "session_id")
+        self.given_session_credential = _sub(auth, "session_credential")
+        verify = _sub(auth, "verify", True)
+        ca_certs = _sub(auth, "ca_certs")
+        self.verify_cert = (ca_certs or True) if verify else False
+        self.ws_port = int(_opt(options, "ws_port", 6794) or 6794)
+        self.stomp_port = int(_opt(options, "stomp_port", 61612) or 61612)
+        self.rt_config = DEFAULT_STOMP_RT_CONFIG.override_with(
+            _opt(options, "stomp_retry_timeout_config"))
+        self.topic_types_opt = list(_opt(options, "topic_types") or [])
+        self.explicit_topics = list(_opt(options, "topics") or [])
+        self.channel_specs_opt = list(_opt(options, "os_message_channels") or [])
+        self.include_refresh = bool(_opt(options, "include_refresh_messages", True))
+        self.split_os_messages = bool(_opt(options, "split_os_messages", True))
+        self.dedupe = bool(_opt(options, "dedupe_os_messages", True))
+        self.backfill = bool(_opt(options, "backfill_os_messages", True))
+        self.job_status = bool(_opt(options, "job_status", True))
+        self.status_events = bool(_opt(options, "status_events", False))
+        self.control_socket = _opt(options, "control_socket")
+        self.event_filter = events_mod.EventFilter(
+            notification_types=_opt(options, "notification_types"),
+            classes=_opt(options, "classes"),
+        )
+        self.keepalive_interval = float(_opt(options, "keepalive_interval") or KEEPALIVE_INTERVAL)
+        self.max_pending = _opt(options, "max_pending") or None
+        # The WS API is needed for session topics, OS channels, or a given session id;
+        # with only explicit topics the source talks STOMP alone (works on plain ActiveMQ).
+        self.ws_mode = bool(
+            self.topic_types_opt or self.channel_specs_opt or self.given_session_id
+        )
+
+        self.secrets = [self.password, self.given_session_id, self.given_session_credential]
+        self.hmc = None
+        self.receiver = None
+        self.control = None
+        self.loop = None
+        self.wakeup = asyncio.Event()
+        self.state_lock = asyncio.Lock()
+        self.ratelog = RateLimitedLog(LOG)
+        self.backoff = Backoff.from_config(self.rt_config)
+
+        # topic name -> {topic, topic_type, object_uri, origin}
+        self.subscriptions = {}
+        # OS channel specs to (re-)open after each logon: dicts {cpc, kind, name, origin}
+        self.channel_specs = []
+        # partitions/LPARs whose channel was closed through the control socket: a config
+        # spec (a regex) that matches them does not re-open them after a re-logon
+        self.closed_objects = set()
+        self.deduper = events_mod.OsMessageDeduper()
+        self.gaps = events_mod.SequenceGapTracker()
+        self.host_index = 0
+        self.session_generation = 0  # bumped on each (re-)logon
+        self.relogon_requested = False
+        self.fatal_error = None
+        self.backpressure_seen = 0
+        self.connected_once = False
+        self.connected_at = 0.0
+        self.events_emitted = 0
+        self.tasks = []
+        self.on_started = None
+
+    # ----------------------------------------------------------------- properties
+
+    @property
+    def stomp_host(self):
+        if self.hmc is not None and getattr(self.hmc, "host", None):
+            return self.hmc.host
+        return self.hosts[self.host_index % len(self.hosts)]
+
+    def _topic_type_map(self):
+        return {t: s["topic_type"] for t, s in self.subscriptions.items() if s.get("topic_type")}
+
+    def subscription_list(self):
+        """The subscriptions as the control channel reports them (internal keys removed)."""
+        return [
+            {key: value for key, value in sub.items() if not key.startswith("_")}
+            for sub in sorted(self.subscriptions.values(), key=lambda s: s["topic"])
+        ]
+
+    def _mask(self, text):
+        return blank_secrets(text, self.secrets + self._session_secrets())
+
+    def _session_secrets(self):
+        if self.hmc is None:
+            return []
+        return [getattr(self.hmc, "session_id", None), getattr(self.hmc, "session_credential", None)]
+
+    # ----------------------------------------------------------------- main
+
+    async def run(self):
+        self.loop = asyncio.get_running_loop()
+        try:
+            await self._start()
+            self.tasks.append(asyncio.ensure_future(self._keepalive_loop()))
+            await self._consume_forever()
+        finally:
+            await self._cleanup()
+
+    async def _start(self):
+        """Log on, resolve topics and channels, connect; fail fast on any error."""
+        for topic in self.explicit_topics:
+            self.subscriptions[topic] = {
+                "topic": topic, "topic_type": None, "object_uri": None, "origin": "config",
+            }
+        for spec in self.channel_specs_opt:
+            self.channel_specs.append(self._spec_from_option(spec, "config"))
+
+        if self.ws_mode:
+            await self._start_with_retries(self._logon_and_resolve, "log on to the HMC Web Services API")
+        if not self.subscriptions:
+            raise SourceConfigError(
+                "nothing to subscribe to: the HMC returned no topics for topic_types %s, "
+                "no os_message_channels matched, and no topics were given"
+                % (self.topic_types_opt,)
+            )
+        await self._start_with_retries(self._connect_receiver, "connect to the STOMP broker")
+        self.connected_once = True
+        if self.control_socket:
+            self.control = ControlServer(self.control_socket, ControlHandler(self))
+            await run_blocking(self.control.start, timeout=30)
+        # This line tells users (and tests) that events flow from now on.
+        LOG.info(
+            "zhmc.eda.notifications connected to %s:%s, subscribed to %d topic(s): %s%s",
+            self.stomp_host, self.stomp_port, len(self.subscriptions),
+            ", ".join(sorted(self.subscriptions)),
+            "; control socket %s" % self.control_socket if self.control_socket else "",
+        )
+        if self.on_started is not None:
+            self.on_started()
+        await self._emit_status("connected", topics=sorted(self.subscriptions))
+
+    async def _start_with_retries(self, step, what):
+        """Run a start-up step; transient failures retried a few times, then raised."""
+        # connect_retries counts retries after the first attempt; -1 means forever.
+        retries = self.rt_config.connect_retries
+        attempts = None if retries is not None and retries < 0 else 1 + (retries or 0)
+        backoff = Backoff.from_config(self.rt_config)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await step()
+            except (HMCAuthError, SourceConfigError, SourceAuthError, ValueError):
+                raise
+            except (HMCConnectionError, NotificationConnectionError, NotificationJMSError,
+                    asyncio.TimeoutError) as exc:
+                if isinstance(exc, NotificationConnectionError) and ": login failed" in str(exc):
+                    # the broker refused the credentials: retrying cannot help
+                    raise SourceAuthError(self._mask(exc)) from None
+                if attempts is not None and attempt >= attempts:
+                    raise SourceStartError(
+                        "could not %s after %d attempts: %s" % (what, attempt, self._mask(exc))
+                    ) from None
+                delay = backoff.next_delay()
+                LOG.warning(
+                    "could not %s (attempt %d of %s): %s; retrying in %.1f s",
+                    what, attempt, attempts or "unlimited", self._mask(exc), delay,
+                )
+                await asyncio.sleep(delay)
+
+    # ----------------------------------------------------------------- WS API session
+
+    def _new_hmc_client(self):
+        return HMCClient(
+            self.hosts,
+            userid=self.userid,
+            password=self.password,
+            session_id=self.given_session_id,
+            session_credential=self.given_session_credential,
+            port=self.ws_port,
+            verify_cert=self.verify_cert,
+        )
+
+    async def _logon_and_resolve(self):
+        """(Re-)log on, read this session's topics, (re-)open the OS channels."""
+        if self.hmc is None:
+            self.hmc = self._new_hmc_client()
+            relogon_hooks = getattr(self.hmc, "on_relogon", None)
+            if isinstance(relogon_hooks, list):
+                relogon_hooks.append(self._on_hmc_relogon)
+        if self.hmc.session_id and self.session_generation == 0:
+            # A session handed in by the caller: validate it and use it as is (it is never
+            # logged off by us; renewing it needs the password).
+            topics = await run_blocking(self.hmc.get_notification_topics, timeout=WS_CALL_TIMEOUT)
+        else:
+            await run_blocking(self.hmc.logon, timeout=WS_CALL_TIMEOUT)
+            topics = await run_blocking(self.hmc.get_notification_topics, timeout=WS_CALL_TIMEOUT)
+        self.session_generation += 1
+        self.relogon_requested = False
+        await self._resolve_session_topics(topics)
+        await self._open_channels(initial=not self.connected_once)
+
+    def _on_hmc_relogon(self, *args, **kwargs):
+        """hmc_client renewed the session (from any thread): topics must be rebuilt."""
+        self.relogon_requested = True
+        if self.loop is not None:
+            try:
+                self.loop.call_soon_threadsafe(self.wakeup.set)
+            except RuntimeError:
+                pass
+
+    async def _resolve_session_topics(self, topics):
+        """Replace the session-derived subscriptions with those of the current session."""
+        for topic in [t for t, s in self.subscriptions.items() if s.get("_session_topic")]:
+            del self.subscriptions[topic]
+        by_type = {}
+        for item in topics or []:
+            by_type.setdefault(item.get("topic-type"), []).append(item)
+        for short in self.topic_types_opt:
+            hmc_type = TOPIC_TYPE_NAMES[short]
+            names = [i.get("topic-name") for i in by_type.get(hmc_type, []) if i.get("topic-name")]
+            if not names:
+                # Logon returns the object and job topics even if the list omits them.
+                attr = {"object": "object_topic", "job": "job_topic"}.get(short)
+                fallback = getattr(self.hmc, attr, None) if attr else None
+                names = [fallback] if fallback else []
+            if not names:
+                LOG.warning("the HMC reported no %s topic for this session", hmc_type)
+            for name in names:
+                self.subscriptions[name] = {
+                    "topic": name, "topic_type": hmc_type, "object_uri": None, "origin": "config",
+                    "_session_topic": True,
+                }
+        # explicit topics that happen to be this session's topics get their type
+        for item in topics or []:
+            sub = self.subscriptions.get(item.get("topic-name"))
+            if sub is not None and sub["topic_type"] is None:
+                sub["topic_type"] = item.get("topic-type")
+
+    # ----------------------------------------------------------------- OS message channels
+
+    @staticmethod
+    def _spec_from_option(spec, origin):
+        spec = dict(spec)
+        kind = "partition" if spec.get("partition") is not None else "lpar"
+        return {"cpc": spec.get("cpc"), "kind": kind, "name": spec.get(kind), "origin": origin}
+
+    async def _find_objects(self, spec):
+        finder = self.hmc.find_partitions if spec["kind"] == "partition" else self.hmc.find_lpars
+        return await run_blocking(finder, spec["cpc"], spec["name"], timeout=WS_CALL_TIMEOUT)
+
+    async def _open_channels(self, initial):
+        """Open a channel for every partition/LPAR the specs match, in this session."""
+        # the channels this source opened belong to the old session: forget their topics
+        for topic in [t for t, s in self.subscriptions.items() if s.get("_object")]:
+            del self.subscriptions[topic]
+        opened = set()
+        for index, spec in enumerate(self.channel_specs):
+            objects = await self._find_objects(spec)
+            if not objects:
+                message = "os_message_channels[%d]: no %s on a CPC matching %r has a name matching %r" % (
+                    index, spec["kind"], spec["cpc"], spec["name"])
+                if initial and spec["origin"] == "config":
+                    raise SourceConfigError(message)
+                LOG.warning("%s; no channel opened", message)
+                continue
+            for obj in objects:
+                if obj["uri"] in self.closed_objects or obj["uri"] in opened:
+                    continue
+                opened.add(obj["uri"])
+                if spec.get("object_uri") and spec["object_uri"] != obj["uri"]:
+                    continue  # a runtime spec names one object
+                await self._open_channel_for(obj, spec["origin"])
+
+    async def _open_channel_for(self, obj, origin):
+        topic, status = await run_blocking(
+            self.hmc.open_os_message_channel, obj["uri"], self.include_refresh,
+            timeout=WS_CALL_TIMEOUT,
+        )
+        if status == "unsupported" or not topic:
+            LOG.warning(
+                "%s %s on CPC %s does not support OS messages; skipped",
+                obj.get("class", "object"), obj.get("name"), obj.get("cpc_name"),
+            )
+            return None
+        self.subscriptions[topic] = {
+            "topic": topic, "topic_type": OS_TOPIC_TYPE, "object_uri": obj["uri"], "origin": origin,
+            "_object": obj,
+        }
+        LOG.info(
+            "OS message channel for %s %s (CPC %s): topic %s (%s)",
+            obj.get("class", "object"), obj.get("name"), obj.get("cpc_name"), topic, status,
+        )
+        return topic
+
+    # ----------------------------------------------------------------- STOMP receiver
+
+    def _stomp_credentials(self):
+        if self.hmc is not None:
+            session_id = getattr(self.hmc, "session_id", None)
+            credential = getattr(self.hmc, "session_credential", None)
+            if session_id and credential:
+                return session_id, credential
+        return self.userid, self.password
+
+    async def _connect_receiver(self):
+        """Build a fresh receiver (fresh stomp.Connection) for all current topics."""
+        await self._close_receiver(timeout=5.0)
+        userid, password = self._stomp_credentials()
+        receiver = NotificationReceiver(
+            sorted(self.subscriptions),
+            self.stomp_host,
+            userid,
+            password,
+            port=self.stomp_port,
+            stomp_rt_config=self.rt_config,
+            verify_cert=self.verify_cert,
+            **({"max_pending": int(self.max_pending)} if self.max_pending else {})
+        )
+        loop = self.loop
+        wakeup = self.wakeup
+
+        def _wake():
+            loop.call_soon_threadsafe(wakeup.set)
+
+        receiver.set_wakeup(_wake)
+        try:
+            await run_blocking(receiver.connect, timeout=CONNECT_CALL_TIMEOUT)
+        except BaseException as exc:
+            await self._close_one(receiver, 2.0)
+            if self.hmc is None and isinstance(exc, (NotificationConnectionError, asyncio.TimeoutError)):
+                # topics-only mode: try the next of the redundant hosts next time
+                self.host_index += 1
+            raise
+        self.receiver = receiver
+        self.connected_at = time.monotonic()
+        self.backpressure_seen = getattr(receiver, "backpressure_count", 0) or 0
+        self.gaps.reset()  # numbering is only comparable within one connection
+
+    async def _close_one(self, receiver, timeout):
+        try:
+            await run_blocking(receiver.close, timeout=timeout)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # pylint: disable=broad-except
+            LOG.debug("closing the receiver: %s", self._mask(exc))
+
+    async def _close_receiver(self, timeout):
+        receiver, self.receiver = self.receiver, None
+        if receiver is not None:
+            await self._close_one(receiver, timeout)
+
+    # ----------------------------------------------------------------- data path
+
+    async def _consume_forever(self):
+        idle_wait = 1.0
+        loss = None
+        try:
+            loss = self.rt_config.loss_detection_seconds()
+        except (AttributeError, TypeError):
+            loss = None
+        if loss:
+            idle_wait = max(0.05, min(1.0, loss / 2.0))
+        while True:
+            if self.fatal_error is not None:
+                raise self.fatal_error
+            if self.relogon_requested:
+                # hmc_client already logged on again: rebuild topics, channels, connection
+                await self._recover(reason="the HMC session was renewed", relogon=False)
+                continue
+            receiver = self.receiver
+            try:
+                items = receiver.poll(0, max_items=BATCH_SIZE)
+                if not items:
+                    self.wakeup.clear()
+                    # re-check after clear(): an item may have arrived in between
+                    items = receiver.poll(0, max_items=BATCH_SIZE)
+            except NotificationJMSError as exc:
+                await self._on_jms_error(exc)
+                continue
+            except (NotificationConnectionError, NotificationError) as exc:
+                await self._recover(reason=self._mask(exc) or type(exc).__name__, relogon=False)
+                continue
+            if items:
+                await self._deliver(items, receiver)
+                continue
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), timeout=idle_wait)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _deliver(self, items, receiver):
+        """Shape a batch into events, filter, dedupe, and hand them to the rulebook."""
+        host = self.stomp_host
+        topic_types = self._topic_type_map()
+        out = []
+        for headers, body in items:
+            try:
+                built = events_mod.notification_to_events(
+                    headers, body, host=host, topic_types=topic_types,
+                    split_os_messages=self.split_os_messages,
+                )
+            except Exception as exc:  # pylint: disable=broad-except
+                # events.py never raises by contract; this is the last line of defence
+                LOG.error("could not shape a notification: %s", exc)
+                continue
+            if self.status_events:
+                gap = self._check_gap(headers)
+                if gap:
+                    out.append(events_mod.status_event("gap", host, **gap))
+            for event in built:
+                if not self.event_filter.accepts(event):
+                    continue
+                if self.dedupe and self._is_duplicate(event):
+                    continue
+                if (self.job_status and self.hmc is not None
+                        and event["hmc"].get("notification_type") == "job-completion"):
+                    await self._add_job_status(event)
+                out.append(event)
+        if self.status_events:
+            backlog = getattr(receiver, "backpressure_count", 0) or 0
+            if backlog > self.backpressure_seen:
+                out.append(events_mod.status_event(
+                    "backlog", host, count=backlog,
+                    seconds=getattr(receiver, "backpressure_seconds", None),
+                ))
+                self.backpressure_seen = backlog
+        if out:
+            await self._put(out)
+
+    def _check_gap(self, headers):
+        """Gap details when session-sequence-nr skipped numbers, else None.
+
+        The HMC numbers notifications per API session, across that session's topics, so
+        the topics of our own session share one counter; other topics count on their own.
+        """
+        topic = headers.get("destination", "")
+        if topic.startswith("/topic/"):
+            topic = topic[len("/topic/"):]
+        sub = self.subscriptions.get(topic)
+        key = topic
+        if sub is not None and (sub.get("_session_topic") or sub.get("_object")):
+            key = "session"
+        gap = self.gaps.observe(key, headers.get("session-sequence-nr"))
+        if gap is not None:
+            gap["topic"] = topic
+        return gap
+
+    def _is_duplicate(self, event):
+        """True for an OS message already emitted (refresh replay, backfill overlap).
+
+        Without split_os_messages an event carries several messages: it is a duplicate
+        only when all of them were emitted before (a partly new one is kept whole).
+        """
+        hmc = event["hmc"]
+        if hmc.get("os_message"):
+            return not self.deduper.is_new_event(event)
+        messages = hmc.get("os_messages")
+        if not messages:
+            return False
+        uri = (hmc.get("object") or {}).get("uri")
+        fresh = [self.deduper.is_new(uri, m.get("sequence_number"), m.get("timestamp"))
+                 for m in messages]
+        return not any(fresh)
+
+    async def _add_job_status(self, event):
+        hmc = event.get("hmc") or {}
+        if hmc.get("notification_type") != "job-completion":
+            return
+        job = hmc.get("job") or {}
+        uri = job.get("uri")
+        if not uri:
+            return
+        try:
+            status = await run_blocking(self.hmc.query_job_status, uri, timeout=WS_CALL_TIMEOUT)
+        except (HMCClientError, ValueError, asyncio.TimeoutError) as exc:
+            LOG.warning("could not look up the status of job %s: %s", uri, self._mask(exc))
+            job["status_error"] = self._mask(str(exc))
+            hmc["job"] = job
+            return
+        status = status or {}
+        job["status"] = status.get("status")
+        job["job_status_code"] = status.get("job-status-code")
+        job["job_reason_code"] = status.get("job-reason-code")
+        job["job_results"] = status.get("job-results")
+        hmc["job"] = job
+
+    async def _put(self, events):
+        self.events_emitted += len(events)
+        if PUT_LISTS:
+            await self.queue.put(events)
+        else:
+            for event in events:
+                await self.queue.put(event)
+
+    async def _emit_status(self, state, **details):
+        if not self.status_events:
+            return
+        try:
+            event = events_mod.status_event(state, self.stomp_host, **details)
+        except Exception as exc:  # pylint: disable=broad-except
+            LOG.error("could not build a %s status event: %s", state, exc)
+            return
+        await self._put([event])
+
+    # ----------------------------------------------------------------- recovery
+
+    async def _on_jms_error(self, exc):
+        topic = getattr(exc, "topic_name", None)
+        if getattr(exc, "unknown_topic", False):
+            sub = self.subscriptions.get(topic) if topic else None
+            if sub is not None and not sub.get("_session_topic") and not sub.get("_object"):
+                # A topic name given by the user that the broker does not know: a re-logon
+                # would not bring it back, so drop it instead of looping forever.
+                del self.subscriptions[topic]
+                LOG.error("the broker does not know topic %s; unsubscribed it", topic)
+                await self._emit_status("error", reason="unknown topic", topic=topic)
+                await self._recover(reason="ERROR frame for topic %s" % topic, relogon=False)
+                return
+            if self.hmc is None:
+                LOG.error("the broker does not know topic %s", topic)
+                await self._recover(reason="unknown topic %s" % topic, relogon=False)
+                return
+            await self._recover(reason="the broker no longer knows topic %s" % topic, relogon=True)
+            return
+        await self._recover(reason="ERROR frame: %s" % self._mask(exc), relogon=False)
+
+    async def _recover(self, reason, relogon):
+        """Reconnect (and re-logon when needed) until it works; never returns otherwise."""
+        # one line per kind of loss per window: numbers (durations, ports) vary, the kind not
+        kind = re.sub(r"[0-9.]+", "#", reason)
+        self.ratelog.log(logging.WARNING, ("lost", kind), "lost the notification stream: %s; recovering", reason)
+        await self._close_receiver(timeout=2.0)
+        await self._emit_status("disconnected", reason=reason)
+        # A connection that failed soon after it was made keeps the backoff growing, so
+        # a broker that accepts and then drops us (or an ERROR loop) is not hammered.
+        healthy = time.monotonic() - self.connected_at >= HEALTHY_CONNECTION_SECONDS
+        if healthy:
+            self.backoff.reset()
+        first = healthy
+        relogged = False  # across attempts: a re-logon may succeed before the broker is back
+        while True:
+            if self.fatal_error is not None:
+                raise self.fatal_error
+            if not first:
+                delay = self.backoff.next_delay()
+                self.ratelog.log(
+                    logging.INFO, ("retry", kind),
+                    "reconnecting in %.1f s (attempt %d)", delay, self.backoff.attempt,
+                )
+                await asyncio.sleep(delay)
+            first = False
+            async with self.state_lock:
+                try:
+                    if self.hmc is not None:
+                        try:
+                            renewed = await self._ensure_session(force=relogon)
+                        except (HMCConnectionError, asyncio.TimeoutError) as exc:
+                            if relogon:
+                                raise  # a new session needs the Web Services API
+                            # the broker may be back before the WS API: try the session we have
+                            self.ratelog.log(
+                                logging.WARNING, ("session check", type(exc).__name__),
+                                "could not check the HMC session (%s); reconnecting with the "
+                                "current one", self._mask(exc))
+                            renewed = False
+                        if renewed:
+                            relogged = True
+                            relogon = False
+                    await self._connect_receiver()
+                except (HMCAuthError, SourceAuthError) as exc:
+                    if self.password:
+                        self.ratelog.log(logging.WARNING, ("auth", type(exc).__name__),
+                                         "HMC authentication failed during recovery: %s", self._mask(exc))
+                        relogon = True
+                        continue
+                    raise SourceAuthError(
+                        "the HMC session given in hmc_auth.session_id is no longer valid and "
+                        "cannot be renewed without hmc_auth.password"
+                    ) from None
+                except (HMCConnectionError, NotificationConnectionError, NotificationJMSError,
+                        HMCError, NotificationError, asyncio.TimeoutError, OSError) as exc:
+                    self.ratelog.log(logging.WARNING, ("reconnect", re.sub(r"[0-9.]+", "#", str(exc))),
+                                     "recovery attempt failed: %s", self._mask(exc) or type(exc).__name__)
+                    if isinstance(exc, NotificationJMSError) and getattr(exc, "unknown_topic", False):
+                        relogon = self.hmc is not None
+                    continue
+            break
+        self.ratelog.reset(("retry", kind))
+        self.ratelog.log(
+            logging.INFO, ("recovered", kind),
+            "recovered (%s): connected to %s:%s, %d topic(s)%s",
+            reason, self.stomp_host, self.stomp_port, len(self.subscriptions),
+            ", new HMC session" if relogged else "",
+        )
+        if relogged:
+            await self._emit_status("relogon", topics=sorted(self.subscriptions))
+        await self._emit_status("reconnected", topics=sorted(self.subscriptions))
+        if self.hmc is not None and self.backfill:
+            await self._backfill()
+
+    async def _ensure_session(self, force):
+        """Make sure the WS API session is valid; re-logon when needed. True if renewed."""
+        generation = self.session_generation
+        if not force:
+            try:
+                before = getattr(self.hmc, "relogon_count", 0)
+                topics = await run_blocking(self.hmc.get_notification_topics, timeout=WS_CALL_TIMEOUT)
+                if getattr(self.hmc, "relogon_count", 0) == before and not self.relogon_requested:
+                    # session alive; OS topics still known to it?
+                    known = set(i.get("topic-name") for i in topics or [])
+                    missing = [t for t, s in self.subscriptions.items()
+                               if s.get("_object") and t not in known]
+                    if not missing:
+                        return False
+                    LOG.warning("OS message channel topic(s) gone from the session: %s", ", ".join(missing))
+                    force = True
+                else:
+                    # hmc_client renewed the session: rebuild topics and channels
+                    self.session_generation += 1
+                    self.relogon_requested = False
+                    await self._resolve_session_topics(topics)
+                    await self._open_channels(initial=False)
+                    return True
+            except HMCAuthError:
+                force = True
+        if force:
+            if self.given_session_id and not self.password:
+                raise SourceAuthError("session cannot be renewed")
+            await self._logoff_quietly()
+            await self._logon_and_resolve()
+        return self.session_generation != generation
+
+    async def _logoff_quietly(self):
+        try:
+            await run_blocking(self.hmc.logoff, timeout=10.0)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # pylint: disable=broad-except
+            LOG.debug("log off of the old session: %s", self._mask(exc))
+
+    async def _backfill(self):
+        """Emit OS messages that arrived while the stream was down (List OS Messages)."""
+        for topic, sub in list(self.subscriptions.items()):
+            uri = sub.get("object_uri")
+            if sub["topic_type"] != OS_TOPIC_TYPE or not uri:
+                continue
+            last = self.deduper.last(uri)
+            if last is None:
+                continue
+            try:
+                result = await run_blocking(
+                    self.hmc.list_os_messages, uri, begin=last + 1, timeout=WS_CALL_TIMEOUT)
+            except (HMCClientError, ValueError, asyncio.TimeoutError) as exc:
+                LOG.warning("could not backfill OS messages of %s: %s", uri, self._mask(exc))
+                continue
+            built = events_mod.os_message_events(
+                sub.get("_object") or uri, result, host=self.stomp_host, topic=topic,
+                split_os_messages=self.split_os_messages,
+            )
+            out = []
+            for event in built:
+                if not self.event_filter.accepts(event):
+                    continue
+                if self.dedupe and self._is_duplicate(event):
+                    continue
+                out.append(event)
+            if out:
+                LOG.info("backfilled %d OS message event(s) for %s", len(out), uri)
+                await self._put(out)
+
+    # ----------------------------------------------------------------- keepalive
+
+    async def _keepalive_loop(self):
+        """Keep the WS API session alive and notice when it had to be renewed."""
+        while True:
+            await asyncio.sleep(self.keepalive_interval)
+            if self.hmc is None:
+                continue
+            try:
+                before = self.hmc.relogon_count
+                await run_blocking(self.hmc.keepalive, timeout=WS_CALL_TIMEOUT)
+                if self.hmc.relogon_count != before:
+                    self.relogon_requested = True
+                    self.wakeup.set()
+                self.ratelog.reset(("keepalive",))
+            except HMCAuthError as exc:
+                if self.given_session_id and not self.password:
+                    self.fatal_error = SourceAuthError(
+                        "the HMC session given in hmc_auth.session_id is no longer valid and "
+                        "cannot be renewed without hmc_auth.password"
+                    )
+                else:
+                    self.relogon_requested = True
+                LOG.warning("HMC session check failed: %s", self._mask(exc))
+                self.wakeup.set()
+            except (HMCClientError, asyncio.TimeoutError, OSError) as exc:
+                self.ratelog.log(logging.WARNING, ("keepalive",),
+                                 "HMC session keep-alive failed: %s", self._mask(exc))
+            except Exception as exc:  # pylint: disable=broad-except
+                # a surprise here must not end the keep-alive for good, nor the source
+                self.ratelog.log(logging.ERROR, ("keepalive", type(exc).__name__),
+                                 "HMC session keep-alive failed unexpectedly: %s: %s",
+                                 type(exc).__name__, self._mask(exc))
+
+    # ----------------------------------------------------------------- cleanup
+
+    async def _cleanup(self):
+        """Bounded clean-up: stop control, unsubscribe and disconnect, log off our session."""
+        deadline = time.monotonic() + SHUTDOWN_BUDGET
+
+        def remaining(share=1.0):
+            return max(0.05, (deadline - time.monotonic()) * share)
+
+        for task in self.tasks:
+            task.cancel()
+        control, self.control = self.control, None
+        receiver, self.receiver = self.receiver, None
+        steps = []
+        if control is not None:
+            steps.append(run_blocking(control.close, timeout=remaining(0.3)))
+        if receiver is not None:
+            steps.append(run_blocking(receiver.close, timeout=remaining(0.6)))
+        if steps:
+            await self._shielded_gather(steps, remaining())
+        # hmc_client logs off only a session it created; one handed in belongs to the caller.
+        if self.hmc is not None:
+            await self._shielded_gather(
+                [run_blocking(self.hmc.logoff, timeout=remaining())], remaining())
+        LOG.info("zhmc.eda.notifications stopped (%d events emitted)", self.events_emitted)
+
+    async def _shielded_gather(self, coros, timeout):
+        """Run clean-up steps to completion (or timeout) even while being cancelled."""
+        gathered = asyncio.ensure_future(asyncio.gather(*coros, return_exceptions=True))
+        try:
+            results = await asyncio.wait_for(asyncio.shield(gathered), timeout)
+        except asyncio.CancelledError:
+            # cancelled again while cleaning up: give the steps their time, then go
+            try:
+                await asyncio.wait_for(gathered, timeout)
+            except BaseException as exc:  # pylint: disable=broad-except
+                LOG.debug("clean-up interrupted: %s", type(exc).__name__)
+            raise
+        except asyncio.TimeoutError:
+            LOG.warning("clean-up did not finish within %.1f s; leaving it", timeout)
+            return
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                LOG.debug("clean-up step: %s", self._mask(result))
+
+
+class SourceStartError(ZhmcEdaError):
+    """The source could not start (HMC or broker unreachable after the start-up retries)."""
+
+
+# ---------------------------------------------------------------------------------------
+# control channel handler
+
+
+class ControlHandler:
+    """Serves control requests (from the control server's thread) on the source's loop."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def _call(self, coro):
+        future = asyncio.run_coroutine_threadsafe(coro, self.source.loop)
+        try:
+            return future.result(timeout=CONTROL_LOCK_TIMEOUT + WS_CALL_TIMEOUT)
+        except BaseException:
+            future.cancel()
+            raise
+
+    def list(self, check_mode=False, **_ignored):
+        return self._call(self._list())
+
+    def subscribe(self, topic=None, check_mode=False, **_ignored):
+        return self._call(self._subscribe(topic, check_mode))
+
+    def unsubscribe(self, topic=None, check_mode=False, **_ignored):
+        return self._call(self._unsubscribe(topic, check_mode))
+
+    def open_os_message_channel(self, cpc=None, partition=None, lpar=None, subscribe=True,
+                                check_mode=False, **_ignored):
+        return self._call(self._open_channel(cpc, partition, lpar, subscribe, check_mode))
+
+    def close_os_message_channel(self, cpc=None, partition=None, lpar=None, check_mode=False,
+                                 **_ignored):
+        return self._call(self._close_channel(cpc, partition, lpar, check_mode))
+
+    # ------------------------------------------------------------ on the loop
+
+    def _result(self, changed, **extra):
+        result = {"changed": changed, "subscriptions": self.source.subscription_list()}
+        result.update(extra)
+        return result
+
+    async def _locked(self):
+        try:
+            await asyncio.wait_for(self.source.state_lock.acquire(), CONTROL_LOCK_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise ControlBusy(
+                "the source is reconnecting to the HMC; try again in a few seconds") from None
+
+    async def _list(self):
+        return self._result(False)
+
+    async def _subscribe(self, topic, check_mode):
+        if not topic or not isinstance(topic, str):
+            raise ValueError("subscribe needs a non-empty topic name")
+        src = self.source
+        if topic in src.subscriptions:
+            return self._result(False)
+        if check_mode:
+            return self._result(True)
+        await self._locked()
+        try:
+            src.subscriptions[topic] = {
+                "topic": topic, "topic_type": None, "object_uri": None, "origin": "runtime",
+            }
+            await self._receiver_op("subscribe", topic)
+        finally:
+            src.state_lock.release()
+        LOG.info("control: subscribed to topic %s", topic)
+        return self._result(True)
+
+    async def _unsubscribe(self, topic, check_mode):
+        src = self.source
+        if not topic or topic not in src.subscriptions:
+            return self._result(False)
+        if check_mode:
+            return self._result(True)
+        await self._locked()
+        try:
+            sub = src.subscriptions.pop(topic, None)
+            if sub is not None and sub.get("object_uri"):
+                # an OS channel topic: do not re-open the channel after a re-logon
+                src.channel_specs = [s for s in src.channel_specs if s.get("object_uri") != sub["object_uri"]]
+                src.closed_objects.add(sub["object_uri"])
+            await self._receiver_op("unsubscribe", topic)
+        finally:
+            src.state_lock.release()
+        LOG.info("control: unsubscribed from topic %s", topic)
+        return self._result(True)
+
+    async def _receiver_op(self, op, topic):
+        receiver = self.source.receiver
+        if receiver is None:
+            return  # disconnected: the next connect uses the updated table
+        try:
+            await run_blocking(getattr(receiver, op), topic, timeout=10.0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            # the stream's own error handling reconnects with the updated table
+            LOG.warning("control: %s %s on the live connection failed: %s", op, topic,
+                        self.source._mask(exc))
+
+    def _spec(self, cpc, partition, lpar):
+        if not cpc or not isinstance(cpc, str):
+            raise ValueError("a cpc name is required")
+        if (partition is None) == (lpar is None):
+            raise ValueError("exactly one of partition or lpar is required")
+        kind = "partition" if partition is not None else "lpar"
+        return {"cpc": cpc, "kind": kind, "name": partition if partition is not None else lpar,
+                "origin": "runtime"}
+
+    async def _objects(self, spec):
+        src = self.source
+        if src.hmc is None:
+            raise ValueError(
+                "this source has no HMC Web Services API session (it was configured with "
+                "topics only); configure topic_types or os_message_channels to open channels")
+        objects = await src._find_objects(spec)
+        if not objects:
+            raise ValueError("no %s named %r on a CPC named %r" % (spec["kind"], spec["name"], spec["cpc"]))
+        return objects
+
+    async def _open_channel(self, cpc, partition, lpar, subscribe, check_mode):
+        src = self.source
+        spec = self._spec(cpc, partition, lpar)
+        # runtime requests name objects exactly, not by regex
+        spec["cpc"] = re.escape(spec["cpc"])
+        spec["name"] = re.escape(spec["name"])
+        objects = await self._objects(spec)
+        known = {s["object_uri"]: t for t, s in src.subscriptions.items() if s.get("object_uri")}
+        todo = [o for o in objects if o["uri"] not in known]
+        if not todo:
+            return self._result(False, topics=[known[o["uri"]] for o in objects])
+        if check_mode:
+            return self._result(True)
+        await self._locked()
+        try:
+            topics = []
+            for obj in todo:
+                src.closed_objects.discard(obj["uri"])
+                topic = await src._open_channel_for(obj, "runtime")
+                if topic is None:
+                    continue
+                topics.append(topic)
+                if not subscribe:
+                    src.subscriptions.pop(topic, None)
+                    continue
+                src.channel_specs.append(dict(spec, object_uri=obj["uri"]))
+                await self._receiver_op("subscribe", topic)
+        finally:
+            src.state_lock.release()
+        if not topics:
+            raise ValueError("%s %r on CPC %r does not support OS messages" % (spec["kind"], partition or lpar, cpc))
+        return self._result(True, topics=topics)
+
+    async def _close_channel(self, cpc, partition, lpar, check_mode):
+        src = self.source
+        spec = self._spec(cpc, partition, lpar)
+        spec["cpc"] = re.escape(spec["cpc"])
+        spec["name"] = re.escape(spec["name"])
+        objects = await self._objects(spec)
+        uris = set(o["uri"] for o in objects)
+        topics = [t for t, s in src.subscriptions.items() if s.get("object_uri") in uris]
+        if not topics:
+            return self._result(False)
+        if check_mode:
+            return self._result(True)
+        await self._locked()
+        try:
+            for topic in topics:
+                src.subscriptions.pop(topic, None)
+                await self._receiver_op("unsubscribe", topic)
+            src.channel_specs = [s for s in src.channel_specs if s.get("object_uri") not in uris]
+            src.closed_objects.update(uris)
+        finally:
+            src.state_lock.release()
+        return self._result(True, topics=topics)
+
+
+class ControlBusy(ZhmcEdaError):
+    """A control request found the source busy recovering."""
