@@ -14,14 +14,19 @@ PYTEST_ARGS ?=
 export ZHMC_EDA_COLLECTIONS_PATH := $(abspath $(COLLECTIONS))
 export ANSIBLE_COLLECTIONS_PATH := $(abspath $(COLLECTIONS))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
+# The tarball under test, for tests/packaging (manifest, sanity, decision environment).
+export ZHMC_EDA_TARBALL := $(abspath $(TARBALL))
 
-.PHONY: help venv build install test test-unit test-integration demo bench clean
+.PHONY: help venv build install test test-unit test-integration demo bench clean activemq-deps hmcsim
 
 help:
 	@echo "make test   - create .venv, build and install the collection, run all tests"
 	@echo "make demo   - run hmcsim + ansible-rulebook with the example rulebook"
 	@echo "make bench  - run the benchmarks (figures, not pass/fail)"
+	@echo "make hmcsim - run the HMC simulator in the foreground (state in .build/hmcsim; Ctrl-C stops it)"
 	@echo "make clean  - remove .venv and .build"
+	@echo "make lint   - ruff, ansible-lint (production profile), ansible-test sanity (also part of make test)"
+	@echo "make manifest / sanity-ignores / changelog - regenerate .config/manifest.txt, tests/sanity/ignore-*.txt, CHANGELOG.md"
 
 venv: $(VENV)/.installed
 
@@ -46,17 +51,67 @@ $(COLLECTIONS)/.installed: $(TARBALL)
 	$(VENV)/bin/ansible-galaxy collection install --force -p $(COLLECTIONS) $(TARBALL)
 	touch $@
 
-test: install
+test: install activemq-deps
 	$(PY) -m pytest $(PYTEST_ARGS) tests
+	$(MAKE) --no-print-directory test-stomp8
+
+# The receiver tests once more with stomp.py 8 (.venv has stomp.py 9): a venv of its own,
+# the same requirements, then stomp-py pinned (pip's wheel cache makes this quick).
+VENV_STOMP8 := $(VENV)-stomp8
+STOMP8_VERSION := 8.2.0
+RECEIVER_TESTS := $(wildcard tests/unit/test_receiver*.py) tests/unit/test_tls.py \
+	$(wildcard tests/integration/test_receiver_activemq.py)
+
+$(VENV_STOMP8)/.installed: requirements.txt tests/requirements.txt
+	test -x $(VENV_STOMP8)/bin/python || $(PYTHON) -m venv $(VENV_STOMP8)
+	$(VENV_STOMP8)/bin/python -m pip install -q --upgrade pip
+	$(VENV_STOMP8)/bin/python -m pip install -q -r tests/requirements.txt
+	$(VENV_STOMP8)/bin/python -m pip install -q 'stomp-py==$(STOMP8_VERSION)'
+	$(VENV_STOMP8)/bin/python -c 'import stomp, sys; sys.exit(stomp.__version__ != "$(STOMP8_VERSION)")'
+	touch $@
+
+.PHONY: test-stomp8
+test-stomp8: install activemq-deps $(VENV_STOMP8)/.installed
+	$(VENV_STOMP8)/bin/python -m pytest $(PYTEST_ARGS) $(RECEIVER_TESTS)
 
 test-unit: install
 	$(PY) -m pytest $(PYTEST_ARGS) tests/unit
 
 demo: install
-	@echo "make demo: not yet - the source plugin (issue 5) has not landed."
+	$(PY) demo/run_demo.py
 
-bench: install
-	@echo "make bench: not yet - benchmarks land with the reliability issue."
+bench: install activemq-deps
+	$(PY) -m pip install -q -r benchmarks/requirements.txt
+	test -x $(VENV)-zhmcclient/bin/python || $(PYTHON) -m venv $(VENV)-zhmcclient
+	$(VENV)-zhmcclient/bin/python -m pip install -q "zhmcclient==1.26.*"
+	$(PY) -m benchmarks.run_all $(BENCH_ARGS)
+
+# ActiveMQ + a JRE for the tests that use a real broker: installed when missing (as root);
+# otherwise the exact apt-get command is printed; a failure with CI set, a warning without.
+activemq-deps: venv
+	$(PY) -m tests.support.fixtures_activemq
+
+# Packaging checks (tests/packaging, also collected by `make test`): ruff, ansible-lint,
+# ansible-test sanity on the built tarball. The other targets regenerate committed files
+# those checks compare against; run them after adding or removing shipped files.
+.PHONY: lint manifest sanity-ignores changelog
+lint: install
+	$(PY) -m pytest $(PYTEST_ARGS) tests/packaging/test_lint.py tests/packaging/test_sanity.py
+
+sanity-ignores: venv
+	$(PY) -m tests.packaging.sanity_ignores
+
+manifest: sanity-ignores
+	$(MAKE) build
+	mkdir -p .config
+	$(PY) -m tests.packaging.collection_files $(TARBALL) > .config/manifest.txt.new
+	mv .config/manifest.txt.new .config/manifest.txt
+
+changelog: venv
+	$(PY) -m tests.packaging.changelog_preview
 
 clean:
 	rm -rf $(VENV) $(VENV)-* $(BUILD)
+
+hmcsim: venv
+	$(PY) -m hmcsim --state-dir $(BUILD)/hmcsim

@@ -1,0 +1,285 @@
+"""Plots and the docs/performance.md table from a benchmark results dict (benchmarks/run_all.py).
+
+    python -m benchmarks.report            # re-render from benchmarks/results/latest.json
+"""
+import json
+import os
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PERCENTILES = (0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99, 0.999)
+
+TARGETS = {
+    "cpu_ratio": 1.10,
+    "latency_p99_ms_at_500": 5.0,
+    "burst_lost": 0,
+    "burst_rss_mb": 200.0,
+    "recovery_s": 2.0,
+    "loss_detection_s": 11.0,
+    "shutdown_s": 2.0,
+}
+
+IMPL_LABELS = {
+    "floor": "bare stomp.py + json.loads (floor)",
+    "ours-poll": "zhmc.eda receiver, batch poll() (used by the source)",
+    "ours-generator": "zhmc.eda receiver, notifications() generator",
+    "zhmcclient": "zhmcclient 1.26 NotificationReceiver",
+}
+
+
+def _percentile(ordered, fraction):
+    index = min(len(ordered) - 1, max(0, int(round(fraction * (len(ordered) - 1)))))
+    return ordered[index]
+
+
+def split_samples(results):
+    """Move raw latency samples out of `results` (kept: percentiles); return {rate: samples}."""
+    samples = {}
+    for rate, entry in (results.get("latency") or {}).items():
+        values = entry.pop("samples_ms", None)
+        floor_values = entry.pop("floor_samples_ms", None)
+        if values:
+            samples[rate] = {"source": values, "floor": floor_values or []}
+            ordered = sorted(values)
+            entry["percentiles_ms"] = {str(p): round(_percentile(ordered, p), 3) for p in PERCENTILES}
+    return samples
+
+
+def plot_latency(samples, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 5.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for number, rate in enumerate(sorted(samples, key=int)):
+        for who, style in (("source", "-"), ("floor", ":")):
+            ordered = sorted(samples[rate].get(who) or [])
+            if not ordered:
+                continue
+            count = len(ordered)
+            label = "%s/s: %s (n=%d)" % (rate, "zhmc.eda source -> queue" if who == "source"
+                                          else "bare stomp.py listener", count)
+            axis.plot(ordered, [(index + 1) / count for index in range(count)], linestyle=style,
+                      color=colors[number % len(colors)], label=label)
+    axis.axvline(TARGETS["latency_p99_ms_at_500"], color="red", linestyle="--", linewidth=1,
+                 label="p99 target at 500/s (%.0f ms)" % TARGETS["latency_p99_ms_at_500"])
+    axis.axhline(0.99, color="grey", linestyle=":", linewidth=1)
+    axis.set_xscale("log")
+    axis.set_xlabel("publish -> rulebook queue latency (ms, log scale)")
+    axis.set_ylabel("fraction of notifications (CDF)")
+    axis.set_title("zhmc.eda source latency, ActiveMQ STOMP+TLS on loopback")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=7, frameon=False)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+
+
+def plot_cpu(cpu, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    impls = [impl for impl in ("floor", "ours-poll", "ours-generator", "zhmcclient") if impl in cpu["median_us"]]
+    medians = [cpu["median_us"][impl] for impl in impls]
+    lows, highs = [], []
+    for impl, median in zip(impls, medians):
+        values = [run["cpu_us_per_notification"] for run in cpu["runs"] if run["impl"] == impl]
+        lows.append(median - min(values))
+        highs.append(max(values) - median)
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    colors = ["#888888", "#1f77b4", "#6baed6", "#ff7f0e"][:len(impls)]
+    bars = axis.bar(range(len(impls)), medians, yerr=[lows, highs], capsize=6, color=colors)
+    floor = cpu["median_us"].get("floor")
+    if floor:
+        axis.axhline(floor * TARGETS["cpu_ratio"], color="red", linestyle="--", linewidth=1,
+                     label="target: %.2f x floor" % TARGETS["cpu_ratio"])
+        axis.legend(loc="upper right", fontsize=8)
+    for bar, impl, median in zip(bars, impls, medians):
+        ratio = cpu["ratio_to_floor"].get(impl)
+        axis.annotate("%.1f us\n%.2fx" % (median, ratio or 0), (bar.get_x() + bar.get_width() / 2, median),
+                      ha="center", va="bottom", fontsize=8, xytext=(0, 4), textcoords="offset points")
+    axis.set_xticks(range(len(impls)))
+    axis.set_xticklabels([IMPL_LABELS.get(impl, impl).replace(", ", ",\n").replace(" NotificationReceiver",
+                                                                                   "\nNotificationReceiver")
+                          for impl in impls], fontsize=7)
+    axis.set_ylabel("CPU per notification (us, median; bars: min-max)")
+    runs = len([run for run in cpu["runs"] if run["impl"] == impls[0]]) if impls else 0
+    count = cpu["runs"][0]["expected"] if cpu["runs"] else 0
+    axis.set_title("Receiver CPU per notification (%d rounds x %d notifications, STOMP+TLS)" % (runs, count),
+                   fontsize=10)
+    axis.set_ylim(0, max(medians + [floor * TARGETS["cpu_ratio"] if floor else 0]) * 1.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _mark(ok):
+    return "met" if ok else "**missed**"
+
+
+def markdown(results):
+    machine = results.get("machine", {})
+    lines = [
+        "# Performance",
+        "",
+        "Generated by `make bench` (`benchmarks/run_all.py`, rendered by `benchmarks/report.py`) from",
+        "`benchmarks/results/latest.json`; figures, not pass/fail. Do not edit by hand: re-run",
+        "`make bench` (or `python -m benchmarks.report` to re-render).",
+        "",
+        "Run %s to %s%s on: %s, %s CPUs, %s GB RAM, Linux %s, Python %s, stomp.py %s, %s, ActiveMQ %s, "
+        "zhmcclient %s. Broker: ActiveMQ over STOMP+TLS on loopback (tests/support/activemq.py). "
+        "Load average (1/5/15 min) at start %s, at end %s: other work on the machine distorts latency "
+        "most." % (
+            results.get("started"), results.get("finished"), " (quick run)" if results.get("quick") else "",
+            machine.get("cpu") or "unknown CPU", machine.get("cpus"), machine.get("memory_gb"),
+            machine.get("kernel"), machine.get("python"), machine.get("stomp_py"), machine.get("java"),
+            machine.get("activemq"), machine.get("zhmcclient"), machine.get("load_average_at_start"),
+            machine.get("load_average_at_end")),
+        "",
+        "| what | target | measured | |",
+        "|---|---|---|---|",
+    ]
+    cpu = results.get("cpu")
+    if cpu and cpu.get("median_us"):
+        ratio = cpu["ratio_to_floor"].get("ours-poll")
+        detail = "; ".join("%s %.1f us (%.2fx)" % (impl, cpu["median_us"][impl], cpu["ratio_to_floor"][impl])
+                           for impl in ("floor", "ours-poll", "ours-generator", "zhmcclient")
+                           if impl in cpu["median_us"])
+        lines.append("| receiver CPU per notification vs the floor (ours = batch poll the source uses) | "
+                     "<= %.2fx | %s | %s |" % (TARGETS["cpu_ratio"], detail,
+                                              _mark(ratio is not None and ratio <= TARGETS["cpu_ratio"])))
+    latency = results.get("latency")
+    if latency:
+        detail = "; ".join("%s/s p50 %.2f ms, p99 %.2f ms%s" % (
+            rate, entry["p50_ms"], entry["p99_ms"],
+            " (bare stomp.py listener: p50 %.2f, p99 %.2f)" % (entry["floor"]["p50_ms"], entry["floor"]["p99_ms"])
+            if entry.get("floor") else "")
+            for rate, entry in sorted(latency.items(), key=lambda item: int(item[0])))
+        at500 = (latency.get("500") or {}).get("p99_ms")
+        lines.append("| source -> rulebook queue latency p99 at 500/s | <= %.0f ms | %s | %s |" % (
+            TARGETS["latency_p99_ms_at_500"], detail,
+            _mark(at500 is not None and at500 <= TARGETS["latency_p99_ms_at_500"])))
+    burst = results.get("burst")
+    if burst:
+        ok = burst["lost"] == 0 and burst["duplicated"] == 0 and burst["peak_rss_mb"] <= TARGETS["burst_rss_mb"]
+        lines.append("| burst of %d, slow consumer (%s) | 0 lost, RSS <= %.0f MB | %d lost, %d duplicated, "
+                     "peak RSS %.0f MB, drained in %.1f s | %s |" % (
+                         burst["expected"], burst.get("slow_consumer", ""), TARGETS["burst_rss_mb"], burst["lost"],
+                         burst["duplicated"], burst["peak_rss_mb"], burst["seconds_from_ready"], _mark(ok)))
+    recovery = results.get("recovery")
+    if recovery:
+        default = recovery.get("default_config", {})
+        fast = recovery.get("fast_config", {})
+        worst = default.get("max")
+        lines.append("| first event after the broker is back (kill -9, restart) | <= %.0f s | default config %s s; "
+                     "fast retry config %s s | %s |" % (
+                         TARGETS["recovery_s"], default.get("seconds"), fast.get("seconds"),
+                         _mark(worst is not None and worst <= TARGETS["recovery_s"])))
+    loss = results.get("loss")
+    if loss:
+        lines.append("| silent loss (broker frozen, socket open) detected, default config | <= %.0f s | %s s | %s |" % (
+            TARGETS["loss_detection_s"], loss["seconds"], _mark(loss["max"] <= TARGETS["loss_detection_s"])))
+    shutdown = results.get("shutdown")
+    if shutdown:
+        lines.append("| shutdown on cancel | <= %.0f s | topics-only on ActiveMQ %s s; with HMC session "
+                     "(logoff) on hmcsim %s s | %s |" % (
+                         TARGETS["shutdown_s"], shutdown["activemq_topics"], shutdown["hmcsim_session"],
+                         _mark(shutdown["max"] <= TARGETS["shutdown_s"])))
+    throughput = results.get("throughput")
+    if throughput and "error" not in throughput:
+        ratio = throughput.get("ratio_put_list")
+        lines.append("| events/s through ansible-rulebook vs `eda.builtin.generic` (bench_rulebook_throughput.py, "
+                     "%s events) | >= %.1fx | generic %s/s; zhmc.eda %s/s; %.2fx | %s |" % (
+                         throughput.get("events"), throughput.get("target_ratio", 0.9),
+                         throughput.get("generic_per_s"), throughput.get("zhmc_put_list_per_s"), ratio or 0,
+                         _mark(ratio is not None and ratio >= throughput.get("target_ratio", 0.9))))
+    elif throughput:
+        lines.append("| events/s through ansible-rulebook vs `eda.builtin.generic` | >= 0.9x | not measured: %s | |"
+                     % throughput["error"].replace("|", "/").replace("\n", " ")[:300])
+    lines += [
+        "",
+        "![Latency distribution](../benchmarks/results/latency.png)",
+        "",
+        "![CPU per notification](../benchmarks/results/cpu_per_notification.png)",
+        "",
+        "## How each figure is measured",
+        "",
+        "- **CPU per notification**: each implementation runs in its own process "
+        "(`benchmarks/receiver_worker.py`), subscribes over STOMP+TLS with 5 s heart-beats, then a separate "
+        "publisher process sends N HMC-shaped os-message notifications at full speed; the figure is the "
+        "process's user+system CPU (all threads, nothing subtracted) from 'subscribed' to the N-th "
+        "notification, divided by N. Implementations are interleaved (order rotated per round); median of "
+        "the rounds. The floor's on_message does `json.loads(body)` only.",
+        "- **Latency**: the source runs through its plugin entry point with ansible-rulebook's queue (size 1) "
+        "and a consumer that stamps arrival; the publisher stamps each message with the wall clock "
+        "(`zeda-publish-ns`) at a fixed rate. It includes broker delivery.",
+        "- **Burst**: the source in a fresh process (`benchmarks/source_worker.py`), a consumer pausing "
+        "after every 50 events, the publisher at full speed; peak RSS is that process's ru_maxrss. The "
+        "broker's topic policy blocks the producer instead of discarding (tests/support/activemq.py).",
+        "- **Recovery**: the broker is killed with SIGKILL and started again; a probe publisher sends every "
+        "20 ms; the figure is from 'broker ports accept again' to the first event at the queue.",
+        "- **Loss detection**: the broker process is frozen with SIGSTOP (sockets stay open, nothing is "
+        "sent); the figure is from the freeze to the source's `disconnected` status event, default "
+        "heart-beat configuration (5 s, check 1.0: bound 5 x 2 + 1 = 11 s).",
+        "- **Shutdown**: from cancelling the source task (what ansible-rulebook does) to its end, "
+        "including unsubscribe, disconnect and, with an HMC session, the logoff.",
+        "",
+    ]
+    notes = list(results.get("notes") or []) + automatic_notes(results)
+    if notes:
+        lines += ["## Notes on this run", ""] + ["- " + note for note in notes] + [""]
+    return "\n".join(lines)
+
+
+def automatic_notes(results):
+    """Reasons and caveats that follow from the figures themselves."""
+    notes = []
+    cpu = results.get("cpu") or {}
+    ratio = (cpu.get("ratio_to_floor") or {}).get("ours-poll")
+    if ratio is not None:
+        values = [run["cpu_us_per_notification"] for run in cpu.get("runs", []) if run["impl"] == "floor"]
+        spread = (max(values) - min(values)) / min(values) * 100 if values else 0
+        text = ("CPU: the source's receiver path costs %.2fx the floor (floor rounds vary by %.0f%%). The floor "
+                "does nothing but json.loads in stomp.py's thread; ours adds the bounded hand-over to the asyncio "
+                "loop (lock, append, wake-up) and a last-seen time stamp per frame for the dead-connection watchdog."
+                % (ratio, spread))
+        if ratio > TARGETS["cpu_ratio"]:
+            text += " Target missed by %.0f%%." % ((ratio / TARGETS["cpu_ratio"] - 1) * 100)
+        notes.append(text)
+    if results.get("latency"):
+        notes.append("Latency: the test broker's STOMP connectors use transport.tcpNoDelay=true and the publisher "
+                     "sets TCP_NODELAY; without them Nagle's algorithm plus delayed ACKs added 25-40 ms to the "
+                     "broker path itself (the bare stomp.py listener saw the same), which is not the source's cost. "
+                     "The dotted lines (bare listener) show the broker + transport share at each rate.")
+    burst = results.get("burst")
+    if burst:
+        notes.append("Burst: the receiver holds back at most max_pending (default 100,000) notifications before it "
+                     "blocks stomp.py's thread (TCP back-pressure to the broker); RSS grows about 2 KB per held "
+                     "notification, so the peak depends on how far the consumer falls behind. Backlog status events "
+                     "in this run: %s." % burst.get("backlog_status_events"))
+    return notes
+
+
+def write_all(results, samples, results_dir, markdown_path):
+    if samples:
+        plot_latency(samples, os.path.join(results_dir, "latency.png"))
+    if results.get("cpu", {}).get("median_us"):
+        plot_cpu(results["cpu"], os.path.join(results_dir, "cpu_per_notification.png"))
+    with open(markdown_path, "w") as handle:
+        handle.write(markdown(results))
+
+
+def main():
+    path = os.path.join(REPO, "benchmarks", "results", "latest.json")
+    with open(path) as handle:
+        results = json.load(handle)
+    write_all(results, {}, os.path.dirname(path), os.path.join(REPO, "docs", "performance.md"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

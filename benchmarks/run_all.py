@@ -1,0 +1,155 @@
+"""`make bench`: every benchmark in one run on one machine, one ActiveMQ broker (STOMP+TLS, loopback).
+
+    python -m benchmarks.run_all [--quick] [--only cpu,latency,burst,recovery,loss,shutdown]
+
+Writes benchmarks/results/latest.json, the plots benchmarks/results/*.png and the table in
+docs/performance.md (benchmarks/report.py). Figures, not pass/fail: the exit code is 0 even
+when a target is missed (the table says so).
+"""
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from tests.support import paths  # noqa: E402
+
+paths.setup_sys_path()
+
+from benchmarks import bench_receiver_cpu, bench_source, report  # noqa: E402
+from tests.support.activemq import ActiveMQ  # noqa: E402
+
+RESULTS = os.path.join(REPO, "benchmarks", "results")
+ALL = ("cpu", "latency", "burst", "recovery", "loss", "shutdown", "throughput")
+THROUGHPUT_SCRIPT = os.path.join(REPO, "benchmarks", "bench_rulebook_throughput.py")
+
+
+def rulebook_throughput(events):
+    """The source engineer's ansible-rulebook throughput bench, its last JSON line (or an error)."""
+    if not os.path.exists(THROUGHPUT_SCRIPT):
+        return {"error": "benchmarks/bench_rulebook_throughput.py is missing"}
+    result = subprocess.run([sys.executable, THROUGHPUT_SCRIPT, "--events", str(events), "--runs", "1"],
+                            capture_output=True, text=True, timeout=1800, check=False, cwd=REPO)
+    for line in reversed(result.stdout.splitlines()):
+        if line.startswith("{"):
+            figures = json.loads(line)
+            print("  " + line, flush=True)
+            return figures
+    return {"error": "exit %d: %s" % (result.returncode, (result.stdout + result.stderr)[-1500:])}
+
+
+def _command_output(argv):
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+        return (result.stdout + result.stderr).strip()
+    except OSError:
+        return ""
+
+
+def machine():
+    cpu_model = ""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu_model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory_gb = None
+    try:
+        with open("/proc/meminfo") as handle:
+            memory_gb = round(int(handle.readline().split()[1]) / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    import stomp
+
+    zhmcclient_version = _command_output([bench_receiver_cpu.ZHMCCLIENT_PYTHON, "-c",
+                                          "import zhmcclient; print(zhmcclient.__version__)"]) \
+        if os.path.exists(bench_receiver_cpu.ZHMCCLIENT_PYTHON) else None
+    activemq_version = _command_output(["dpkg-query", "-W", "-f=${Version}", "activemq"])
+    java = _command_output(["java", "-version"]).splitlines()
+    return {
+        "cpu": cpu_model, "cpus": os.cpu_count(), "memory_gb": memory_gb,
+        "kernel": platform.release(), "python": platform.python_version(),
+        "stomp_py": getattr(stomp, "__version__", None), "zhmcclient": zhmcclient_version,
+        "activemq": activemq_version, "java": java[0] if java else None,
+        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer notifications and rounds (a smoke run)")
+    parser.add_argument("--only", default=",".join(ALL))
+    parser.add_argument("--output", default=os.path.join(RESULTS, "latest.json"))
+    options = parser.parse_args(argv)
+    selected = [item for item in options.only.split(",") if item]
+    unknown = set(selected) - set(ALL)
+    if unknown:
+        parser.error("--only: unknown benchmark(s) %s; choose from %s" % (", ".join(sorted(unknown)), ", ".join(ALL)))
+    os.makedirs(RESULTS, exist_ok=True)
+    # the source's and stomp.py's logs (reconnects are expected here) go to a file, not the console
+    log_file = os.path.join(tempfile.gettempdir(), "zeda-bench-%d.log" % os.getpid())
+    logging.basicConfig(filename=log_file, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print("logs: %s" % log_file, flush=True)
+    quick = options.quick
+    results = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": quick,
+               "machine": machine()}
+    broker = ActiveMQ(tempfile.mkdtemp(prefix="zeda-bench-amq-", dir="/tmp"))
+    broker.ensure_installed()
+    broker.start()
+    print("ActiveMQ on 127.0.0.1:%d (STOMP+TLS)" % broker.stomp_ssl_port, flush=True)
+    try:
+        if "cpu" in selected:
+            print("receiver CPU per notification", flush=True)
+            results["cpu"] = bench_receiver_cpu.run(broker, paths.collections_path(),
+                                                    count=5000 if quick else 20000, rounds=1 if quick else 3)
+        if "latency" in selected:
+            print("source -> queue latency", flush=True)
+            results["latency"] = bench_source.latency(broker, seconds=2.0 if quick else 8.0)
+        if "burst" in selected:
+            print("burst into a slow consumer", flush=True)
+            results["burst"] = bench_source.burst(broker, count=10000 if quick else 50000)
+        if "recovery" in selected:
+            print("time to first event after the broker is back", flush=True)
+            results["recovery"] = bench_source.recovery(broker, repeats=1 if quick else 3)
+        if "loss" in selected:
+            print("silent loss detection (broker frozen), default config", flush=True)
+            results["loss"] = bench_source.loss_detection(broker, repeats=1 if quick else 3)
+        if "shutdown" in selected:
+            print("shutdown on cancel", flush=True)
+            results["shutdown"] = bench_source.shutdown(broker, repeats=1 if quick else 3)
+        if "throughput" in selected:
+            print("events/s through ansible-rulebook vs eda.builtin.generic", flush=True)
+            results["throughput"] = rulebook_throughput(5000 if quick else 20000)
+    finally:
+        broker.stop()
+    results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    results["machine"]["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
+    if os.path.exists(options.output) and set(selected) != set(ALL):
+        # a partial run keeps the other figures of the last full run
+        with open(options.output) as handle:
+            previous = json.load(handle)
+        for key in ALL:
+            if key not in results and key in previous:
+                results[key] = previous[key]
+    samples = report.split_samples(results)
+    with open(options.output, "w") as handle:
+        json.dump(results, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+    report.write_all(results, samples, RESULTS, os.path.join(REPO, "docs", "performance.md"))
+    print("wrote %s, plots in %s, docs/performance.md" % (options.output, RESULTS), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Packaging and ecosystem checks: tarball contents, sanity, lint, environments, docs, changelog."""
