@@ -340,14 +340,12 @@ def session_topics(raw_topics):
     return names
 
 
-UNSUPPORTED_HINT = "does not support OS messages"
-
-
 def channel_response_summary(response, check_mode=False):
     """(topic_name, status) from a source's open_os_message_channel answer.
 
-    The source answers with `topics` (the channel topics of the object) and `changed`;
-    it may also give `topic_name` / `status` directly.
+    The source answers with `status` (opened | existing | unsupported), `topic_name` and
+    `topics`; without `status` (an answer to close_os_message_channel) it is derived from
+    `changed`.
     """
     topic = response.get("topic_name") or response.get("topic")
     if not topic:
@@ -359,6 +357,9 @@ def channel_response_summary(response, check_mode=False):
     return topic, status
 
 
-def is_unsupported_error(exc):
-    """True when a source refused to open a channel because the OS has no OS messages (409.332)."""
-    return bool(getattr(exc, "server_error", False)) and UNSUPPORTED_HINT in str(exc)
+UNSUPPORTED_MSG = "the operating system does not support OS messages (HTTP 409 reason 332)"
+
+
+def unsupported_message(target):
+    """The failure message for `fail_on_unsupported`; `target` holds the target options."""
+    return "Cannot open the OS-message channel of %s: %s" % (describe_target(target), UNSUPPORTED_MSG)

@@ -7,7 +7,9 @@
 the STOMP receiver and the control server. It turns notifications into rulebook events,
 recovers from every transient failure forever, and cleans up within about 2 s when it is
 cancelled. The parts it orchestrates live in the layer below (receiver, hmc_client,
-events, control, stomp_config); this file only decides when to call what.
+events, control, stomp_config, blocking_call, pacing); the control requests are served by
+source_control.ControlHandler, which this file hands the running source to. This file only
+decides when to call what.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,9 +18,7 @@ __metaclass__ = type
 
 import asyncio
 import logging
-import random
 import re
-import threading
 import time
 
 from ansible_collections.zhmc.eda.plugins.module_utils import events as events_mod
@@ -38,6 +38,9 @@ from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
     HMCConnectionError,
 )
 from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlServer
+from ansible_collections.zhmc.eda.plugins.module_utils.blocking_call import run_blocking
+from ansible_collections.zhmc.eda.plugins.module_utils.pacing import Backoff, RateLimitedLog
+from ansible_collections.zhmc.eda.plugins.module_utils.source_control import ControlHandler
 
 LOG = logging.getLogger("zhmc.eda.source")
 
@@ -51,15 +54,11 @@ SHUTDOWN_BUDGET = 1.8
 # Bounds for single blocking calls made from the loop (they run in daemon threads).
 CONNECT_CALL_TIMEOUT = 120.0
 WS_CALL_TIMEOUT = 90.0
-# One log line per distinct recurring problem per this many seconds (with a count).
-LOG_REPEAT_WINDOW = 60.0
 # Default for keepalive_interval: re-validate the WS API session this often (the HMC
 # expires idle sessions after hours).
 KEEPALIVE_INTERVAL = 300.0
 # A connection that lasted this long resets the reconnect backoff.
 HEALTHY_CONNECTION_SECONDS = 10.0
-# Control requests that wait for the source's state lock give up after this long.
-CONTROL_LOCK_TIMEOUT = 8.0
 
 # topic_types option value -> HMC topic-type
 TOPIC_TYPE_NAMES = {
@@ -107,104 +106,6 @@ def _sub(value, name, default=None):
     if isinstance(value, dict):
         return value.get(name, default)
     return getattr(value, name, default)
-
-
-def _object_id(uri):
-    return uri.rstrip("/").rsplit("/", 1)[-1] if uri else uri
-
-
-async def run_blocking(func, *args, timeout=None, **kwargs):
-    """Run a blocking call in a daemon thread and await its result.
-
-    Daemon threads (rather than the loop's default executor) so that a call that hangs
-    past its timeout never keeps ansible-rulebook from exiting: asyncio.run() joins the
-    default executor's threads on shutdown.
-    """
-    loop = asyncio.get_running_loop()
-    future = loop.create_future()
-
-    def _deliver(setter, value):
-        if not future.done():
-            setter(value)
-
-    def _target():
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:  # pylint: disable=broad-except
-            try:
-                loop.call_soon_threadsafe(_deliver, future.set_exception, exc)
-            except RuntimeError:  # loop closed
-                pass
-        else:
-            try:
-                loop.call_soon_threadsafe(_deliver, future.set_result, result)
-            except RuntimeError:
-                pass
-
-    thread = threading.Thread(target=_target, name="zhmc-eda-call", daemon=True)
-    thread.start()
-    if timeout is None:
-        return await future
-    return await asyncio.wait_for(future, timeout)
-
-
-class RateLimitedLog:
-    """Log a recurring problem once per window, then a summary line with the count."""
-
-    def __init__(self, logger, window=LOG_REPEAT_WINDOW, clock=time.monotonic):
-        self._logger = logger
-        self._window = window
-        self._clock = clock
-        self._state = {}  # key -> [window start, suppressed count]
-
-    def log(self, level, key, msg, *args):
-        """Log `msg` unless `key` was logged in the current window; count it then."""
-        now = self._clock()
-        state = self._state.get(key)
-        if state is not None and now - state[0] < self._window:
-            state[1] += 1
-            return False
-        suppressed = state[1] if state else 0
-        if suppressed:
-            msg = msg + " (repeated %d more times in the last %.0f s)"
-            args = args + (suppressed, now - state[0])
-        self._state[key] = [now, 0]
-        self._logger.log(level, msg, *args)
-        return True
-
-    def reset(self, key):
-        """Forget `key` (its problem is over)."""
-        self._state.pop(key, None)
-
-
-class Backoff:
-    """Capped exponential backoff with jitter, parameters from the STOMP retry config."""
-
-    def __init__(self, initial, increase, maximum, jitter, rand=random.random):
-        self.initial = max(float(initial), 0.01)
-        self.increase = max(float(increase), 0.0)
-        self.maximum = max(float(maximum), self.initial)
-        self.jitter = max(float(jitter), 0.0)
-        self._rand = rand
-        self.attempt = 0
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(
-            _sub(config, "reconnect_sleep_initial", 0.1),
-            _sub(config, "reconnect_sleep_increase", 0.5),
-            _sub(config, "reconnect_sleep_max", 60.0),
-            _sub(config, "reconnect_sleep_jitter", 0.1),
-        )
-
-    def next_delay(self):
-        """The delay before the next attempt; grows with each call."""
-        base = min(self.initial * (1.0 + self.increase) ** self.attempt, self.maximum)
-        self.attempt += 1
-        return base * (1.0 + self.jitter * self._rand())
-
-    def reset(self):
-        self.attempt = 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -302,7 +203,7 @@ class NotificationSource:
             for sub in sorted(self.subscriptions.values(), key=lambda s: s["topic"])
         ]
 
-    def _mask(self, text):
+    def mask(self, text):
         return blank_secrets(text, self.secrets + self._session_secrets())
 
     def _session_secrets(self):
@@ -341,7 +242,7 @@ class NotificationSource:
         await self._start_with_retries(self._connect_receiver, "connect to the STOMP broker")
         self.connected_once = True
         if self.control_socket:
-            self.control = ControlServer(self.control_socket, ControlHandler(self))
+            self.control = ControlServer(self.control_socket, ControlHandler(self, WS_CALL_TIMEOUT))
             await run_blocking(self.control.start, timeout=30)
         # This line tells users (and tests) that events flow from now on.
         LOG.info(
@@ -371,15 +272,15 @@ class NotificationSource:
                     asyncio.TimeoutError) as exc:
                 if isinstance(exc, NotificationConnectionError) and ": login failed" in str(exc):
                     # the broker refused the credentials: retrying cannot help
-                    raise SourceAuthError(self._mask(exc)) from None
+                    raise SourceAuthError(self.mask(exc)) from None
                 if attempts is not None and attempt >= attempts:
                     raise SourceStartError(
-                        "could not %s after %d attempts: %s" % (what, attempt, self._mask(exc))
+                        "could not %s after %d attempts: %s" % (what, attempt, self.mask(exc))
                     ) from None
                 delay = backoff.next_delay()
                 LOG.warning(
                     "could not %s (attempt %d of %s): %s; retrying in %.1f s",
-                    what, attempt, attempts or "unlimited", self._mask(exc), delay,
+                    what, attempt, attempts or "unlimited", self.mask(exc), delay,
                 )
                 await asyncio.sleep(delay)
 
@@ -460,7 +361,7 @@ class NotificationSource:
         kind = "partition" if spec.get("partition") is not None else "lpar"
         return {"cpc": spec.get("cpc"), "kind": kind, "name": spec.get(kind), "origin": origin}
 
-    async def _find_objects(self, spec):
+    async def find_objects(self, spec):
         finder = self.hmc.find_partitions if spec["kind"] == "partition" else self.hmc.find_lpars
         return await run_blocking(finder, spec["cpc"], spec["name"], timeout=WS_CALL_TIMEOUT)
 
@@ -471,7 +372,7 @@ class NotificationSource:
             del self.subscriptions[topic]
         opened = set()
         for index, spec in enumerate(self.channel_specs):
-            objects = await self._find_objects(spec)
+            objects = await self.find_objects(spec)
             if not objects:
                 message = "os_message_channels[%d]: no %s on a CPC matching %r has a name matching %r" % (
                     index, spec["kind"], spec["cpc"], spec["name"])
@@ -485,9 +386,14 @@ class NotificationSource:
                 opened.add(obj["uri"])
                 if spec.get("object_uri") and spec["object_uri"] != obj["uri"]:
                     continue  # a runtime spec names one object
-                await self._open_channel_for(obj, spec["origin"])
+                await self.open_channel_for(obj, spec["origin"])
 
-    async def _open_channel_for(self, obj, origin):
+    async def open_channel_for(self, obj, origin):
+        """Open the object's channel in this session and subscribe its topic in the table.
+
+        Returns (topic, status) as hmc_client does: status opened | existing | unsupported
+        (then topic is None and nothing is added).
+        """
         topic, status = await run_blocking(
             self.hmc.open_os_message_channel, obj["uri"], self.include_refresh,
             timeout=WS_CALL_TIMEOUT,
@@ -497,7 +403,7 @@ class NotificationSource:
                 "%s %s on CPC %s does not support OS messages; skipped",
                 obj.get("class", "object"), obj.get("name"), obj.get("cpc_name"),
             )
-            return None
+            return None, "unsupported"
         self.subscriptions[topic] = {
             "topic": topic, "topic_type": OS_TOPIC_TYPE, "object_uri": obj["uri"], "origin": origin,
             "_object": obj,
@@ -506,7 +412,7 @@ class NotificationSource:
             "OS message channel for %s %s (CPC %s): topic %s (%s)",
             obj.get("class", "object"), obj.get("name"), obj.get("cpc_name"), topic, status,
         )
-        return topic
+        return topic, status
 
     # ----------------------------------------------------------------- STOMP receiver
 
@@ -558,7 +464,7 @@ class NotificationSource:
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # pylint: disable=broad-except
-            LOG.debug("closing the receiver: %s", self._mask(exc))
+            LOG.debug("closing the receiver: %s", self.mask(exc))
 
     async def _close_receiver(self, timeout):
         receiver, self.receiver = self.receiver, None
@@ -594,7 +500,7 @@ class NotificationSource:
                 await self._on_jms_error(exc)
                 continue
             except (NotificationConnectionError, NotificationError) as exc:
-                await self._recover(reason=self._mask(exc) or type(exc).__name__, relogon=False)
+                await self._recover(reason=self.mask(exc) or type(exc).__name__, relogon=False)
                 continue
             if items:
                 await self._deliver(items, receiver)
@@ -689,8 +595,8 @@ class NotificationSource:
         try:
             status = await run_blocking(self.hmc.query_job_status, uri, timeout=WS_CALL_TIMEOUT)
         except (HMCClientError, ValueError, asyncio.TimeoutError) as exc:
-            LOG.warning("could not look up the status of job %s: %s", uri, self._mask(exc))
-            job["status_error"] = self._mask(str(exc))
+            LOG.warning("could not look up the status of job %s: %s", uri, self.mask(exc))
+            job["status_error"] = self.mask(str(exc))
             hmc["job"] = job
             return
         status = status or {}
@@ -738,7 +644,7 @@ class NotificationSource:
                 return
             await self._recover(reason="the broker no longer knows topic %s" % topic, relogon=True)
             return
-        await self._recover(reason="ERROR frame: %s" % self._mask(exc), relogon=False)
+        await self._recover(reason="ERROR frame: %s" % self.mask(exc), relogon=False)
 
     async def _recover(self, reason, relogon):
         """Reconnect (and re-logon when needed) until it works; never returns otherwise."""
@@ -777,7 +683,7 @@ class NotificationSource:
                             self.ratelog.log(
                                 logging.WARNING, ("session check", type(exc).__name__),
                                 "could not check the HMC session (%s); reconnecting with the "
-                                "current one", self._mask(exc))
+                                "current one", self.mask(exc))
                             renewed = False
                         if renewed:
                             relogged = True
@@ -786,7 +692,7 @@ class NotificationSource:
                 except (HMCAuthError, SourceAuthError) as exc:
                     if self.password:
                         self.ratelog.log(logging.WARNING, ("auth", type(exc).__name__),
-                                         "HMC authentication failed during recovery: %s", self._mask(exc))
+                                         "HMC authentication failed during recovery: %s", self.mask(exc))
                         relogon = True
                         continue
                     raise SourceAuthError(
@@ -796,7 +702,7 @@ class NotificationSource:
                 except (HMCConnectionError, NotificationConnectionError, NotificationJMSError,
                         HMCError, NotificationError, asyncio.TimeoutError, OSError) as exc:
                     self.ratelog.log(logging.WARNING, ("reconnect", re.sub(r"[0-9.]+", "#", str(exc))),
-                                     "recovery attempt failed: %s", self._mask(exc) or type(exc).__name__)
+                                     "recovery attempt failed: %s", self.mask(exc) or type(exc).__name__)
                     if isinstance(exc, NotificationJMSError) and getattr(exc, "unknown_topic", False):
                         relogon = self.hmc is not None
                     continue
@@ -852,7 +758,7 @@ class NotificationSource:
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # pylint: disable=broad-except
-            LOG.debug("log off of the old session: %s", self._mask(exc))
+            LOG.debug("log off of the old session: %s", self.mask(exc))
 
     async def _backfill(self):
         """Emit OS messages that arrived while the stream was down (List OS Messages)."""
@@ -867,7 +773,7 @@ class NotificationSource:
                 result = await run_blocking(
                     self.hmc.list_os_messages, uri, begin=last + 1, timeout=WS_CALL_TIMEOUT)
             except (HMCClientError, ValueError, asyncio.TimeoutError) as exc:
-                LOG.warning("could not backfill OS messages of %s: %s", uri, self._mask(exc))
+                LOG.warning("could not backfill OS messages of %s: %s", uri, self.mask(exc))
                 continue
             built = events_mod.os_message_events(
                 sub.get("_object") or uri, result, host=self.stomp_host, topic=topic,
@@ -907,16 +813,16 @@ class NotificationSource:
                     )
                 else:
                     self.relogon_requested = True
-                LOG.warning("HMC session check failed: %s", self._mask(exc))
+                LOG.warning("HMC session check failed: %s", self.mask(exc))
                 self.wakeup.set()
             except (HMCClientError, asyncio.TimeoutError, OSError) as exc:
                 self.ratelog.log(logging.WARNING, ("keepalive",),
-                                 "HMC session keep-alive failed: %s", self._mask(exc))
+                                 "HMC session keep-alive failed: %s", self.mask(exc))
             except Exception as exc:  # pylint: disable=broad-except
                 # a surprise here must not end the keep-alive for good, nor the source
                 self.ratelog.log(logging.ERROR, ("keepalive", type(exc).__name__),
                                  "HMC session keep-alive failed unexpectedly: %s: %s",
-                                 type(exc).__name__, self._mask(exc))
+                                 type(exc).__name__, self.mask(exc))
 
     # ----------------------------------------------------------------- cleanup
 
@@ -961,192 +867,8 @@ class NotificationSource:
             return
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                LOG.debug("clean-up step: %s", self._mask(result))
+                LOG.debug("clean-up step: %s", self.mask(result))
 
 
 class SourceStartError(ZhmcEdaError):
     """The source could not start (HMC or broker unreachable after the start-up retries)."""
-
-
-# ---------------------------------------------------------------------------------------
-# control channel handler
-
-
-class ControlHandler:
-    """Serves control requests (from the control server's thread) on the source's loop."""
-
-    def __init__(self, source):
-        self.source = source
-
-    def _call(self, coro):
-        future = asyncio.run_coroutine_threadsafe(coro, self.source.loop)
-        try:
-            return future.result(timeout=CONTROL_LOCK_TIMEOUT + WS_CALL_TIMEOUT)
-        except BaseException:
-            future.cancel()
-            raise
-
-    def list(self, check_mode=False, **_ignored):
-        return self._call(self._list())
-
-    def subscribe(self, topic=None, check_mode=False, **_ignored):
-        return self._call(self._subscribe(topic, check_mode))
-
-    def unsubscribe(self, topic=None, check_mode=False, **_ignored):
-        return self._call(self._unsubscribe(topic, check_mode))
-
-    def open_os_message_channel(self, cpc=None, partition=None, lpar=None, subscribe=True,
-                                check_mode=False, **_ignored):
-        return self._call(self._open_channel(cpc, partition, lpar, subscribe, check_mode))
-
-    def close_os_message_channel(self, cpc=None, partition=None, lpar=None, check_mode=False,
-                                 **_ignored):
-        return self._call(self._close_channel(cpc, partition, lpar, check_mode))
-
-    # ------------------------------------------------------------ on the loop
-
-    def _result(self, changed, **extra):
-        result = {"changed": changed, "subscriptions": self.source.subscription_list()}
-        result.update(extra)
-        return result
-
-    async def _locked(self):
-        try:
-            await asyncio.wait_for(self.source.state_lock.acquire(), CONTROL_LOCK_TIMEOUT)
-        except asyncio.TimeoutError:
-            raise ControlBusy(
-                "the source is reconnecting to the HMC; try again in a few seconds") from None
-
-    async def _list(self):
-        return self._result(False)
-
-    async def _subscribe(self, topic, check_mode):
-        if not topic or not isinstance(topic, str):
-            raise ValueError("subscribe needs a non-empty topic name")
-        src = self.source
-        if topic in src.subscriptions:
-            return self._result(False)
-        if check_mode:
-            return self._result(True)
-        await self._locked()
-        try:
-            src.subscriptions[topic] = {
-                "topic": topic, "topic_type": None, "object_uri": None, "origin": "runtime",
-            }
-            await self._receiver_op("subscribe", topic)
-        finally:
-            src.state_lock.release()
-        LOG.info("control: subscribed to topic %s", topic)
-        return self._result(True)
-
-    async def _unsubscribe(self, topic, check_mode):
-        src = self.source
-        if not topic or topic not in src.subscriptions:
-            return self._result(False)
-        if check_mode:
-            return self._result(True)
-        await self._locked()
-        try:
-            sub = src.subscriptions.pop(topic, None)
-            if sub is not None and sub.get("object_uri"):
-                # an OS channel topic: do not re-open the channel after a re-logon
-                src.channel_specs = [s for s in src.channel_specs if s.get("object_uri") != sub["object_uri"]]
-                src.closed_objects.add(sub["object_uri"])
-            await self._receiver_op("unsubscribe", topic)
-        finally:
-            src.state_lock.release()
-        LOG.info("control: unsubscribed from topic %s", topic)
-        return self._result(True)
-
-    async def _receiver_op(self, op, topic):
-        receiver = self.source.receiver
-        if receiver is None:
-            return  # disconnected: the next connect uses the updated table
-        try:
-            await run_blocking(getattr(receiver, op), topic, timeout=10.0)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # pylint: disable=broad-except
-            # the stream's own error handling reconnects with the updated table
-            LOG.warning("control: %s %s on the live connection failed: %s", op, topic,
-                        self.source._mask(exc))
-
-    def _spec(self, cpc, partition, lpar):
-        if not cpc or not isinstance(cpc, str):
-            raise ValueError("a cpc name is required")
-        if (partition is None) == (lpar is None):
-            raise ValueError("exactly one of partition or lpar is required")
-        kind = "partition" if partition is not None else "lpar"
-        return {"cpc": cpc, "kind": kind, "name": partition if partition is not None else lpar,
-                "origin": "runtime"}
-
-    async def _objects(self, spec):
-        src = self.source
-        if src.hmc is None:
-            raise ValueError(
-                "this source has no HMC Web Services API session (it was configured with "
-                "topics only); configure topic_types or os_message_channels to open channels")
-        objects = await src._find_objects(spec)
-        if not objects:
-            raise ValueError("no %s named %r on a CPC named %r" % (spec["kind"], spec["name"], spec["cpc"]))
-        return objects
-
-    async def _open_channel(self, cpc, partition, lpar, subscribe, check_mode):
-        src = self.source
-        spec = self._spec(cpc, partition, lpar)
-        # runtime requests name objects exactly, not by regex
-        spec["cpc"] = re.escape(spec["cpc"])
-        spec["name"] = re.escape(spec["name"])
-        objects = await self._objects(spec)
-        known = {s["object_uri"]: t for t, s in src.subscriptions.items() if s.get("object_uri")}
-        todo = [o for o in objects if o["uri"] not in known]
-        if not todo:
-            return self._result(False, topics=[known[o["uri"]] for o in objects])
-        if check_mode:
-            return self._result(True)
-        await self._locked()
-        try:
-            topics = []
-            for obj in todo:
-                src.closed_objects.discard(obj["uri"])
-                topic = await src._open_channel_for(obj, "runtime")
-                if topic is None:
-                    continue
-                topics.append(topic)
-                if not subscribe:
-                    src.subscriptions.pop(topic, None)
-                    continue
-                src.channel_specs.append(dict(spec, object_uri=obj["uri"]))
-                await self._receiver_op("subscribe", topic)
-        finally:
-            src.state_lock.release()
-        if not topics:
-            raise ValueError("%s %r on CPC %r does not support OS messages" % (spec["kind"], partition or lpar, cpc))
-        return self._result(True, topics=topics)
-
-    async def _close_channel(self, cpc, partition, lpar, check_mode):
-        src = self.source
-        spec = self._spec(cpc, partition, lpar)
-        spec["cpc"] = re.escape(spec["cpc"])
-        spec["name"] = re.escape(spec["name"])
-        objects = await self._objects(spec)
-        uris = set(o["uri"] for o in objects)
-        topics = [t for t, s in src.subscriptions.items() if s.get("object_uri") in uris]
-        if not topics:
-            return self._result(False)
-        if check_mode:
-            return self._result(True)
-        await self._locked()
-        try:
-            for topic in topics:
-                src.subscriptions.pop(topic, None)
-                await self._receiver_op("unsubscribe", topic)
-            src.channel_specs = [s for s in src.channel_specs if s.get("object_uri") not in uris]
-            src.closed_objects.update(uris)
-        finally:
-            src.state_lock.release()
-        return self._result(True, topics=topics)
-
-
-class ControlBusy(ZhmcEdaError):
-    """A control request found the source busy recovering."""

@@ -24,6 +24,9 @@ description:
   - Without O(topic) and O(os_message_channel), the module only returns the current
     subscriptions (O(state) must then be V(present)).
   - Idempotent; C(changed) is true only when the source's subscription set changed.
+  - When the operating system of the partition or LPAR does not support OS messages, the
+    module returns C(status=unsupported) and C(changed=false); it fails only with
+    O(fail_on_unsupported=true).
 author:
   - zhmc.eda contributors (@zhmc-eda)
 extends_documentation_fragment:
@@ -61,6 +64,12 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  fail_on_unsupported:
+    description:
+      - With O(os_message_channel) and O(state=present), fail when the operating system does
+        not support OS messages (HTTP 409 reason 332) instead of returning C(status=unsupported).
+    type: bool
+    default: false
 attributes:
   check_mode:
     details:
@@ -168,6 +177,8 @@ def _change(module):
         topic = response.get("topic_name", response.get("topic"))
     if topic is not None:
         result["topic_name"] = topic
+    if result.get("status") == "unsupported" and module.params["fail_on_unsupported"]:
+        module.fail_json(msg=common.unsupported_message(module.params["os_message_channel"]), **result)
     return result
 
 
@@ -180,6 +191,7 @@ def main():
                                     mutually_exclusive=common.TARGET_MUTUALLY_EXCLUSIVE,
                                     required_one_of=common.TARGET_REQUIRED_ONE_OF),
             state=dict(type="str", choices=["present", "absent"], default="present"),
+            fail_on_unsupported=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
         mutually_exclusive=[("topic", "os_message_channel")],

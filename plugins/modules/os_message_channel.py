@@ -177,14 +177,12 @@ subscribed:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zhmc.eda.plugins.module_utils import module_common as common
-from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlError
 
 DEAD_TOPIC_MSG = (
     "hmc_auth has userid and password but no session_id. An OS-message channel lives only as "
     "long as the HMC session that opened it, and this module would log its own session off at "
     "its end, handing back a dead topic. Pass hmc_auth.session_id (e.g. the hmc_auth returned "
     "by zhmc.eda.session), or control_socket to open the channel in a running source's session.")
-UNSUPPORTED_MSG = "the operating system does not support OS messages (HTTP 409 reason 332)"
 
 
 def _via_control(module, kind, name):
@@ -193,13 +191,7 @@ def _via_control(module, kind, name):
     request = dict(cpc=params["cpc_name"], subscribe=params["subscribe"],
                    check_mode=module.check_mode)
     request[kind] = name
-    try:
-        response = client.request("open_os_message_channel", **request)
-    except ControlError as exc:
-        if not common.is_unsupported_error(exc):
-            raise
-        return dict(changed=False, topic_name=None, status="unsupported",
-                    subscriptions=client.request("list").get("subscriptions") or [], subscribed=False)
+    response = client.request("open_os_message_channel", **request)
     topic, status = common.channel_response_summary(response, module.check_mode)
     subscriptions = response.get("subscriptions") or []
     result = dict(
@@ -250,8 +242,7 @@ def _open(module):
     else:
         result = _via_session(module, kind, name)
     if result["status"] == "unsupported" and module.params["fail_on_unsupported"]:
-        module.fail_json(msg="Cannot open the OS-message channel of %s: %s"
-                             % (common.describe_target(module.params), UNSUPPORTED_MSG), **result)
+        module.fail_json(msg=common.unsupported_message(module.params), **result)
     return result
 
 

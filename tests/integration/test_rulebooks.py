@@ -158,6 +158,9 @@ def control_module_checks(sim, sock, collections_path, workdir):
             state="absent"),
         sub("Watch LPAR2", os_message_channel={"cpc_name": "CPC2", "lpar_name": "LPAR2"}),
         sub("Watch LPAR2 again", os_message_channel={"cpc_name": "CPC2", "lpar_name": "LPAR2"}),
+        sub("Watch LPAR3 (no OS messages)", os_message_channel={"cpc_name": "CPC2", "lpar_name": "LPAR3"}),
+        sub("Watch LPAR3 strictly", os_message_channel={"cpc_name": "CPC2", "lpar_name": "LPAR3"},
+            fail_on_unsupported=True),
         sub("Unsubscribe without a target", state="absent"),
     ]
     path = write_playbook(workdir, "control.yml", [{
@@ -198,6 +201,12 @@ def control_module_checks(sim, sock, collections_path, workdir):
     watched = pb.result("Watch LPAR2")
     assert pb.status("Watch LPAR2") == "changed" and watched["topic_name"] in topics("Watch LPAR2")
     assert pb.status("Watch LPAR2 again") == "ok"
+    unwatchable = pb.result("Watch LPAR3 (no OS messages)")
+    assert pb.status("Watch LPAR3 (no OS messages)") == "ok" and unwatchable["status"] == "unsupported"
+    assert "topic_name" not in unwatchable
+    assert pb.status("Watch LPAR3 strictly") == "failed"
+    strict = pb.result("Watch LPAR3 strictly")
+    assert "409 reason 332" in strict["msg"] and "LPAR3" in strict["msg"] and strict["status"] == "unsupported"
     assert pb.status("Unsubscribe without a target") == "failed"
     assert "needs topic or os_message_channel" in pb.result("Unsubscribe without a target")["msg"]
     # what the modules reported is what the source holds

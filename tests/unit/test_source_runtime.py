@@ -1,4 +1,5 @@
-"""Unit tests of the source runtime's own helpers and of the plugin file's documentation.
+"""Unit tests of the source runtime's own helpers, of its control handler (in-process against
+hmcsim) and of the plugin file's documentation.
 
 The orchestration itself (run_source against hmcsim and through ansible-rulebook) is
 tested in tests/integration/test_source_*.py.
@@ -7,6 +8,8 @@ import asyncio
 import logging
 import os
 import runpy
+import shutil
+import tempfile
 import threading
 import time
 
@@ -14,11 +17,10 @@ import pytest
 import yaml
 
 from ansible_collections.zhmc.eda.plugins.module_utils import source_runtime
-from ansible_collections.zhmc.eda.plugins.module_utils.source_runtime import (
-    Backoff,
-    RateLimitedLog,
-    run_blocking,
-)
+from ansible_collections.zhmc.eda.plugins.module_utils.blocking_call import run_blocking
+from ansible_collections.zhmc.eda.plugins.module_utils.pacing import Backoff, RateLimitedLog
+from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlClient
+from ansible_collections.zhmc.eda.plugins.module_utils.source_options import parse_source_args
 
 PLUGIN_RELATIVE = os.path.join("extensions", "eda", "plugins", "event_source", "notifications.py")
 
@@ -94,6 +96,102 @@ def test_run_blocking_thread_does_not_block_loop_exit():
     asyncio.run(scenario())
     assert time.monotonic() - started < 2.0
     hang.set()
+
+
+# ------------------------------------------------------------------ the control handler
+
+FAST = {"heartbeat_send_cycle": 1.0, "heartbeat_receive_cycle": 1.0,
+        "heartbeat_receive_check": 0.5, "reconnect_sleep_max": 1.0, "connect_timeout": 5}
+
+
+def _with_running_source(sim, scenario):
+    """Run the source with a control socket against `sim`; `scenario(ask)` runs while it is up,
+    `ask(op, **params)` sends one control request over the real socket."""
+    # a short directory: a Unix socket path is limited to 107 bytes
+    directory = tempfile.mkdtemp(prefix="zhmc-ctl-", dir="/tmp")  # noqa: S108
+    path = os.path.join(directory, "ctl.sock")
+    options = parse_source_args({
+        "hmc_host": sim.host,
+        "hmc_auth": {"userid": sim.userid, "password": sim.password, "ca_certs": sim.ca_file},
+        "ws_port": sim.ws_port, "stomp_port": sim.stomp_port, "topic_types": ["object"],
+        "control_socket": path, "stomp_retry_timeout_config": dict(FAST)})
+
+    async def run():
+        started = asyncio.Event()
+        source = asyncio.ensure_future(
+            source_runtime.run_source(asyncio.Queue(), options, on_started=started.set))
+        try:
+            await asyncio.wait_for(started.wait(), 60)
+
+            async def ask(op, **params):
+                return await asyncio.to_thread(ControlClient(path).request, op, **params)
+
+            await scenario(ask)
+        finally:
+            source.cancel()
+            await asyncio.gather(source, return_exceptions=True)
+
+    try:
+        asyncio.run(run())
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_control_open_channel_reports_unsupported_opened_existing(hmcsim):
+    """open_os_message_channel answers with `status` and `topic_name`: an OS without message
+    support (PART3, LPAR3) is ok and unchanged; with subscribe=false, changed says whether a
+    channel was opened."""
+    sim = hmcsim
+    answers = {}
+
+    async def scenario(ask):
+        answers["PART3"] = await ask("open_os_message_channel", cpc="CPC1", partition="PART3")
+        answers["LPAR3"] = await ask("open_os_message_channel", cpc="CPC2", lpar="LPAR3",
+                                     subscribe=False)
+        answers["PART1 unsubscribed"] = await ask("open_os_message_channel", cpc="CPC1",
+                                                  partition="PART1", subscribe=False)
+        answers["PART1 unsubscribed again"] = await ask("open_os_message_channel", cpc="CPC1",
+                                                        partition="PART1", subscribe=False)
+        answers["PART1"] = await ask("open_os_message_channel", cpc="CPC1", partition="PART1")
+        answers["PART1 again"] = await ask("open_os_message_channel", cpc="CPC1", partition="PART1")
+        answers["LPAR1 check"] = await ask("open_os_message_channel", cpc="CPC2", lpar="LPAR1",
+                                           check_mode=True)
+        answers["LPAR1"] = await ask("open_os_message_channel", cpc="CPC2", lpar="LPAR1")
+
+    _with_running_source(sim, scenario)
+
+    def channel_uris(answer):
+        return {s["object_uri"] for s in answer["subscriptions"] if s["object_uri"]}
+
+    for name, cpc in (("PART3", "CPC1"), ("LPAR3", "CPC2")):
+        answer = answers[name]
+        assert answer["ok"] is True and answer["changed"] is False, answer
+        assert answer["status"] == "unsupported" and answer["topic_name"] is None, answer
+        assert answer["topics"] == [] and answer["object_uri"] == sim.uri(cpc, name)
+        assert sim.uri(cpc, name) not in channel_uris(answer)
+
+    part1 = sim.uri("CPC1", "PART1")
+    first = answers["PART1 unsubscribed"]
+    assert first["changed"] is True and first["status"] == "opened", first
+    topic = first["topic_name"]
+    assert topic and first["topics"] == [topic] and part1 not in channel_uris(first)
+    again = answers["PART1 unsubscribed again"]
+    assert again["changed"] is False and again["status"] == "existing", again
+    assert again["topic_name"] == topic and part1 not in channel_uris(again)
+
+    # subscribing to a channel the session has open already changes the subscriptions
+    subscribed = answers["PART1"]
+    assert subscribed["changed"] is True and subscribed["status"] == "existing", subscribed
+    assert subscribed["topic_name"] == topic and part1 in channel_uris(subscribed)
+    assert answers["PART1 again"]["changed"] is False
+    assert answers["PART1 again"]["status"] == "existing"
+
+    check = answers["LPAR1 check"]
+    assert check["changed"] is True and check["status"] == "opened" and check["topic_name"] is None
+    assert sim.uri("CPC2", "LPAR1") not in channel_uris(check)
+    lpar1 = answers["LPAR1"]
+    assert lpar1["changed"] is True and lpar1["status"] == "opened" and lpar1["topic_name"]
+    assert sim.uri("CPC2", "LPAR1") in channel_uris(lpar1)
 
 
 # ------------------------------------------------------------------ the plugin file

@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: zhmc.eda contributors
+# Apache License 2.0 (see LICENSE)
+"""Pacing of recurring failures: capped exponential backoff, and log lines rate-limited per cause."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import random
+import time
+
+# One log line per distinct recurring problem per this many seconds (with a count).
+LOG_REPEAT_WINDOW = 60.0
+
+
+class RateLimitedLog:
+    """Log a recurring problem once per window, then a summary line with the count."""
+
+    def __init__(self, logger, window=LOG_REPEAT_WINDOW, clock=time.monotonic):
+        self._logger = logger
+        self._window = window
+        self._clock = clock
+        self._state = {}  # key -> [window start, suppressed count]
+
+    def log(self, level, key, msg, *args):
+        """Log `msg` unless `key` was logged in the current window; count it then."""
+        now = self._clock()
+        state = self._state.get(key)
+        if state is not None and now - state[0] < self._window:
+            state[1] += 1
+            return False
+        suppressed = state[1] if state else 0
+        if suppressed:
+            msg = msg + " (repeated %d more times in the last %.0f s)"
+            args = args + (suppressed, now - state[0])
+        self._state[key] = [now, 0]
+        self._logger.log(level, msg, *args)
+        return True
+
+    def reset(self, key):
+        """Forget `key` (its problem is over)."""
+        self._state.pop(key, None)
+
+
+class Backoff:
+    """Capped exponential backoff with jitter, parameters from the STOMP retry config."""
+
+    def __init__(self, initial, increase, maximum, jitter, rand=random.random):
+        self.initial = max(float(initial), 0.01)
+        self.increase = max(float(increase), 0.0)
+        self.maximum = max(float(maximum), self.initial)
+        self.jitter = max(float(jitter), 0.0)
+        self._rand = rand
+        self.attempt = 0
+
+    @classmethod
+    def from_config(cls, config):
+        """From the reconnect_sleep_* values of a StompRetryTimeoutConfig."""
+        return cls(
+            getattr(config, "reconnect_sleep_initial", 0.1),
+            getattr(config, "reconnect_sleep_increase", 0.5),
+            getattr(config, "reconnect_sleep_max", 60.0),
+            getattr(config, "reconnect_sleep_jitter", 0.1),
+        )
+
+    def next_delay(self):
+        """The delay before the next attempt; grows with each call."""
+        base = min(self.initial * (1.0 + self.increase) ** self.attempt, self.maximum)
+        self.attempt += 1
+        return base * (1.0 + self.jitter * self._rand())
+
+    def reset(self):
+        self.attempt = 0
