@@ -46,7 +46,7 @@ def run_once(broker, impl, count, collections_path, round_number):
                                                                 if worker.poll() is not None else ""))
         time.sleep(0.3)
         pub_argv, pub_env = broker.publisher_command(topic, count)
-        publisher = subprocess.run(pub_argv, env=pub_env, capture_output=True, text=True, timeout=300)
+        publisher = subprocess.run(pub_argv, env=pub_env, capture_output=True, text=True, timeout=300, check=False)
         if publisher.returncode != 0:
             raise RuntimeError("publisher failed: %s" % publisher.stderr[-2000:])
         out, err = worker.communicate(timeout=300)
@@ -68,16 +68,29 @@ def run(broker, collections_path, count=20000, rounds=3, implementations=None, l
         log("zhmcclient venv missing (%s): skipping zhmcclient" % ZHMCCLIENT_PYTHON)
         implementations = [item for item in implementations if item != "zhmcclient"]
     results = []
+    errors = []
     for round_number in range(rounds):
         # rotate the order each round so no implementation always runs first or last
         order = implementations[round_number % len(implementations):] + \
             implementations[:round_number % len(implementations)]
         for impl in order:
-            result = run_once(broker, impl, count, collections_path, round_number)
+            result = None
+            for attempt in (1, 2):   # one retry: a failed run says nothing about CPU cost
+                try:
+                    result = run_once(broker, impl, count, collections_path, round_number)
+                    break
+                except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                    error = str(exc).strip().splitlines()[-1][:300]
+                    log("  cpu round %d %-15s attempt %d failed: %s" % (round_number, impl, attempt, error))
+                    errors.append({"impl": impl, "round": round_number, "attempt": attempt, "error": error})
+            if result is None:
+                continue
             log("  cpu round %d %-15s %7.1f us/notification (%d received, %.1f s wall)" % (
                 round_number, impl, result["cpu_us_per_notification"], result["received"], result["wall_s"]))
             results.append(result)
-    return summarize(results, implementations)
+    summary = summarize(results, implementations)
+    summary["errors"] = errors
+    return summary
 
 
 def _median(values):

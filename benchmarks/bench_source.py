@@ -108,7 +108,7 @@ def _latency_run(broker, who, rate, seconds, warmup_seconds):
         time.sleep(0.3)
         argv, env = broker.publisher_command(topic, warmup + count, rate=rate)
         publisher = subprocess.run(argv, env=env, capture_output=True, text=True,
-                                   timeout=(seconds + warmup_seconds) * 4 + 60)
+                                   timeout=(seconds + warmup_seconds) * 4 + 60, check=False)
         if publisher.returncode != 0:
             raise RuntimeError("publisher failed: %s" % publisher.stderr[-2000:])
         deadline = time.monotonic() + 30
@@ -161,7 +161,7 @@ def burst(broker, count=50000, slow_every=50, slow_seconds=0.01, log=print):
             raise RuntimeError("burst worker not ready: %r %s" % (line, worker.stderr.read()[-2000:]
                                                                   if worker.poll() is not None else ""))
         pub_argv, pub_env = broker.publisher_command(topic, count)
-        publisher = subprocess.run(pub_argv, env=pub_env, capture_output=True, text=True, timeout=600)
+        publisher = subprocess.run(pub_argv, env=pub_env, capture_output=True, text=True, timeout=600, check=False)
         out, err = worker.communicate(timeout=600)
     finally:
         if worker.poll() is None:

@@ -110,9 +110,21 @@ def main(argv=None):
     print("ActiveMQ on 127.0.0.1:%d (STOMP+TLS)" % broker.stomp_ssl_port, flush=True)
     try:
         if "cpu" in selected:
-            print("receiver CPU per notification", flush=True)
+            print("receiver CPU per notification (broker with TCP_NODELAY)", flush=True)
             results["cpu"] = bench_receiver_cpu.run(broker, paths.collections_path(),
-                                                    count=5000 if quick else 20000, rounds=1 if quick else 3)
+                                                    count=5000 if quick else 20000, rounds=1 if quick else 5)
+            results["cpu"]["broker_transport"] = "tcpNoDelay=true"
+            # ActiveMQ's stock transport (Nagle on) packs several MESSAGE frames per packet; a
+            # receiver's per-wake-up costs weigh differently there, so measure it too
+            print("receiver CPU per notification (stock ActiveMQ transport, Nagle on)", flush=True)
+            stock = ActiveMQ(tempfile.mkdtemp(prefix="zeda-bench-amq-stock-", dir="/tmp"), tcp_no_delay=False)
+            stock.start()
+            try:
+                results["cpu_stock_transport"] = bench_receiver_cpu.run(
+                    stock, paths.collections_path(), count=5000 if quick else 20000, rounds=1 if quick else 5)
+                results["cpu_stock_transport"]["broker_transport"] = "ActiveMQ default (Nagle on)"
+            finally:
+                stock.stop()
         if "latency" in selected:
             print("source -> queue latency", flush=True)
             results["latency"] = bench_source.latency(broker, seconds=2.0 if quick else 8.0)
@@ -139,7 +151,7 @@ def main(argv=None):
         # a partial run keeps the other figures of the last full run
         with open(options.output) as handle:
             previous = json.load(handle)
-        for key in ALL:
+        for key in ALL + ("cpu_stock_transport",):
             if key not in results and key in previous:
                 results[key] = previous[key]
     samples = report.split_samples(results)

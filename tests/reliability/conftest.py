@@ -77,3 +77,13 @@ def secret_scan(request):
     harness.report(request.node.name + "[secret-scan]", texts=len(texts),
                    secrets=len(registry.secrets()), hits=len(hits))
     assert not hits, "secrets found in logs/events: %s" % hits[:5]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What was lost, duplicated, how long recovery took, and the secret-scan hits, per test."""
+    lines = list(harness.REPORT_LINES)
+    if not lines:
+        return
+    terminalreporter.section("reliability figures")
+    for line in lines:
+        terminalreporter.write_line(line)

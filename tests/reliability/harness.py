@@ -39,11 +39,16 @@ CAPTURED_LOGGERS = ("zhmc.eda", "zhmc.eda.receiver.frames", "stomp.py", "stomp",
                     "hmcsim")
 
 
+REPORT_LINES = []
+
+
 def report(test_name, **figures):
-    """Print the reliability line for a test (pytest -s or -rA shows it; the log keeps it)."""
+    """Print the reliability line for a test; conftest.py repeats all of them in pytest's
+    terminal summary, so `make test` shows them without -s."""
     parts = ["%s=%s" % (key, _fmt(value)) for key, value in figures.items()]
     line = "RELIABILITY %s: %s" % (test_name, " ".join(parts))
     print(line, flush=True)
+    REPORT_LINES.append(line)
     return line
 
 

@@ -9,11 +9,16 @@ object.
     broker.ensure_installed()   # apt-get install -y activemq when root; else a clear error
     broker.start()              # returns when both ports accept connections
     broker.publish("my-topic", {"notification-type": "os-message"}, body, count=10)
+    broker.publish_messages("my-topic", [(headers, body), ...])   # different messages
     broker.kill()               # SIGKILL by pid file, waits until the ports are closed
     broker.restart()            # kill (if running) + start, same ports and user
-    broker.stop()
+    broker.freeze(); broker.thaw()   # SIGSTOP / SIGCONT: sockets open, nothing sent
+    broker.stop()               # SIGTERM, SIGKILL after 20 s
 
 Attributes: host, stomp_port, stomp_ssl_port, ca_file, userid, password, workdir, log_file.
+Also: is_running(), pid(), log_tail(), connection(use_ssl=False) (a connected stomp.py
+client), publisher_command(topic, count, rate) (argv and env of a load-generator process:
+`python -m tests.support.activemq publish ...`), os_message_notification(id, seq).
 
 Topic policy (why): the ActiveMQ *sample* activemq.xml gives topics a
 constantPendingMessageLimitStrategy(limit=1000), which silently discards the oldest messages
@@ -83,7 +88,7 @@ def apt_install(packages, timeout=INSTALL_TIMEOUT_SECONDS):
                 command, env=env, capture_output=True, text=True, timeout=remaining, check=False
             )
         except subprocess.TimeoutExpired:
-            raise ActiveMQError("'%s' did not finish within %d s" % (" ".join(command), timeout))
+            raise ActiveMQError("'%s' did not finish within %d s" % (" ".join(command), timeout)) from None
         if result.returncode != 0:
             raise ActiveMQError(
                 "'%s' failed with exit code %d: %s"
@@ -142,7 +147,10 @@ class ActiveMQ:
     host = "127.0.0.1"
     userid = "zeda-test"
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, tcp_no_delay=True):
+        # tcp_no_delay: switch Nagle off on the broker's sockets (low latency for tests);
+        # False keeps ActiveMQ's own default, which coalesces small frames into fewer packets.
+        self.tcp_no_delay = tcp_no_delay
         self.workdir = os.path.abspath(workdir)
         self.conf_dir = os.path.join(self.workdir, "conf")
         self.data_dir = os.path.join(self.workdir, "data")
@@ -187,7 +195,7 @@ class ActiveMQ:
                 env=dict(os.environ, ZEDA_KEYSTORE_PASSWORD=self._keystore_password),
             )
         except FileNotFoundError:
-            raise ActiveMQError("keytool is not on PATH (it comes with the JRE): %s" % JRE_INSTALL_COMMAND)
+            raise ActiveMQError("keytool is not on PATH (it comes with the JRE): %s" % JRE_INSTALL_COMMAND) from None
         if result.returncode != 0:
             # keytool's messages carry no password (it reads it from the environment)
             raise ActiveMQError("keytool %s failed: %s" % (args[0], (result.stdout + result.stderr).strip()))
@@ -220,6 +228,7 @@ class ActiveMQ:
             stomp_port=self.stomp_port,
             stomp_ssl_port=self.stomp_ssl_port,
             topic_memory_limit=TOPIC_MEMORY_LIMIT,
+            transport_options="?transport.tcpNoDelay=true" if self.tcp_no_delay else "",
         )
         _write_private(self.config_file, config)
         _write_private(os.path.join(self.conf_dir, "log4j.properties"), LOG4J_PROPERTIES)
@@ -288,7 +297,7 @@ class ActiveMQ:
                 timeout=30, check=False, stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired:
-            raise ActiveMQError("'%s start' did not return within 30 s" % ACTIVEMQ_BIN)
+            raise ActiveMQError("'%s start' did not return within 30 s" % ACTIVEMQ_BIN) from None
         if result.returncode != 0:
             raise ActiveMQError("'%s start' failed (%d): %s"
                                 % (ACTIVEMQ_BIN, result.returncode, (result.stdout + result.stderr)[-2000:]))
@@ -444,17 +453,21 @@ OS_MESSAGE_TEMPLATE = (
 PUBLISHER_OBJECT_URI = "/api/partitions/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 
 
-def os_message_notification(test_id, sequence_number, topic_name="zeda-bench"):
-    """(headers, body) of an HMC-shaped os-message notification (hmc-notifications.md 5.1/5.2)."""
+def os_message_notification(test_id, sequence_number, object_uri=PUBLISHER_OBJECT_URI, name="PART1"):
+    """(headers, body) of an HMC-shaped os-message notification (hmc-notifications.md 5.1/5.2).
+
+    The source drops an OS message whose sequence number it already saw for the same object
+    (dedupe), so each publisher must use rising sequence numbers per object_uri.
+    """
     now_ms = int(time.time() * 1000)
     headers = {
         "notification-type": "os-message",
         "session-sequence-nr": str(sequence_number),
         "global-sequence-nr": str(sequence_number),
-        "object-uri": PUBLISHER_OBJECT_URI,
-        "object-id": PUBLISHER_OBJECT_URI.rsplit("/", 1)[1],
+        "object-uri": object_uri,
+        "object-id": object_uri.rsplit("/", 1)[1],
         "class": "partition",
-        "name": "PART1",
+        "name": name,
         "zeda-test-id": str(test_id),
     }
     body = OS_MESSAGE_TEMPLATE.format(seq=sequence_number, ts=now_ms)
@@ -592,10 +605,10 @@ ACTIVEMQ_XML_TEMPLATE = """\
       </systemUsage>
     </systemUsage>
     <transportConnectors>
-      <!-- tcpNoDelay: no Nagle delay on small MESSAGE frames (it showed as 40 ms latency steps) -->
-      <transportConnector name="stomp" uri="stomp://{host}:{stomp_port}?transport.tcpNoDelay=true"/>
-      <transportConnector name="stomp+ssl"
-                          uri="stomp+ssl://{host}:{stomp_ssl_port}?transport.tcpNoDelay=true"/>
+      <!-- transport.tcpNoDelay=true (the default here): no Nagle delay on small MESSAGE frames;
+           with Nagle on, paced messages showed 25-40 ms latency steps -->
+      <transportConnector name="stomp" uri="stomp://{host}:{stomp_port}{transport_options}"/>
+      <transportConnector name="stomp+ssl" uri="stomp+ssl://{host}:{stomp_ssl_port}{transport_options}"/>
     </transportConnectors>
   </broker>
 </beans>

@@ -62,6 +62,7 @@ def activemq():
             require(False, "ActiveMQ (install failed: %s)" % exc)
     workdir = tempfile.mkdtemp(prefix="zeda-amq-", dir="/tmp")
     broker = activemq_module.ActiveMQ(workdir)
+    _teardown_on_sigterm()
     try:
         broker.start()
         yield broker
@@ -71,6 +72,23 @@ def activemq():
             broker.kill()
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _teardown_on_sigterm():
+    """pytest dies on SIGTERM without running finalizers, which would leave the broker (a
+    daemon) running; turn SIGTERM into KeyboardInterrupt, which pytest tears down cleanly."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None):
+        return   # someone else handles it
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @pytest.fixture
