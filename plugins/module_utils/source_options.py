@@ -649,8 +649,11 @@ def _schema_of(name, spec):
             {"type": "string", "minLength": 1},
             {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
         ]
-    else:
+    elif spec.get("required"):
         schema["type"] = _JSON_TYPES[kind]
+    else:
+        # null = "use the default": what a rulebook's `{{ var | default(none) }}` renders to
+        schema["type"] = [_JSON_TYPES[kind], "null"]
     if spec.get("no_log"):
         schema["format"] = "password"
     if "minimum" in spec:
@@ -670,7 +673,9 @@ def _schema_of(name, spec):
                 items["enum"] = list(spec["choices"])
             schema["items"] = items
     elif kind == "dict" and suboptions:
+        nullable = schema["type"]
         schema.update(_object_schema(suboptions))
+        schema["type"] = nullable
     elif spec.get("choices"):
         schema["enum"] = list(spec["choices"])
     if spec.get("default") is not None:

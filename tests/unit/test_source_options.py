@@ -341,7 +341,10 @@ def test_schema_agrees_with_the_table():
         if spec["type"] == "raw":
             assert [alt["type"] for alt in prop["anyOf"]] == ["string", "array"]
         else:
-            assert prop["type"] == json_types[spec["type"]], name
+            expected = json_types[spec["type"]]
+            if not spec["required"]:
+                expected = [expected, "null"]  # null = use the default (`default(none)`)
+            assert prop["type"] == expected, name
         if spec["default"] is not None:
             assert prop["default"] == spec["default"], name
         if spec["choices"]:
@@ -413,3 +416,13 @@ def test_secrets_never_appear_in_errors_or_repr():
             assert word not in shown
 
     check()
+
+
+@pytest.mark.parametrize("name", sorted(n for n, spec in S.SOURCE_OPTIONS.items() if not spec["required"]))
+def test_null_for_an_optional_option_means_its_default(name):
+    """The schema allows null for optional options, so the parser must take it as "default"."""
+    args = {"hmc_host": "hmc1", "hmc_auth": {"userid": "ops", "password": "s3cret-pw"},
+            "topics": ["t1"], "topic_types": ["object"]}
+    args[name] = None
+    default_args = {k: v for k, v in args.items() if k != name}
+    assert S.parse_source_args(args) == S.parse_source_args(default_args)

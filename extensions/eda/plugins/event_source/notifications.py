@@ -255,7 +255,7 @@ EXAMPLES = r"""
         hmc_auth:
           userid: "{{ hmc_userid }}"
           password: "{{ hmc_password }}"
-          ca_certs: "{{ hmc_ca_certs | default(omit) }}"
+          ca_certs: "{{ hmc_ca_certs | default(none) }}"
         topic_types: [object, job]
         os_message_channels:
           - {cpc: CPC1, partition: "PART.*"}
