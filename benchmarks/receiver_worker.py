@@ -154,7 +154,10 @@ def _signal_ready_when_subscribed(receiver, topic, meter):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if receiver.is_subscribed(topic):
+                # zhmc.eda's receiver records a topic as subscribed at construction, before
+                # notifications() connects: also wait for the connection, or the CPU of the
+                # TLS handshake and login would be counted against the notifications
+                if receiver.is_connected() and receiver.is_subscribed(topic):
                     time.sleep(0.2)   # SUBSCRIBE sent without a receipt: let the broker register it
                     meter.ready()
                     return

@@ -175,7 +175,12 @@ def test_source_documentation_and_schema_list_the_same_options(source_files):
             declared_set = set(declared) if isinstance(declared, list) else {declared}
             assert expected & declared_set, "option %s: DOCUMENTATION type %s, schema type %s" % (option, spec["type"], declared)
         if spec.get("suboptions"):
-            assert set(spec["suboptions"]) == set(properties[option].get("properties", {})), "suboptions of %s differ" % option
+            # A list of dicts documents the dict's keys as suboptions; the schema has them under items.
+            container = properties[option].get("items", {}) if spec["type"] == "list" else properties[option]
+            schema_keys = set(container.get("properties", {}))
+            assert set(spec["suboptions"]) == schema_keys, (
+                "suboptions of %s: DOCUMENTATION %s, schema %s" % (option, sorted(spec["suboptions"]), sorted(schema_keys))
+            )
     required = sorted(option for option, spec in doc["options"].items() if spec.get("required"))
     assert sorted(schema.get("required", [])) == required
 
