@@ -85,8 +85,10 @@ def run(broker, collections_path, count=20000, rounds=3, implementations=None, l
                     errors.append({"impl": impl, "round": round_number, "attempt": attempt, "error": error})
             if result is None:
                 continue
-            log("  cpu round %d %-15s %7.1f us/notification (%d received, %.1f s wall)" % (
-                round_number, impl, result["cpu_us_per_notification"], result["received"], result["wall_s"]))
+            log("  cpu round %d %-15s %7.1f us/notification (%d received, %.1f s wall)%s" % (
+                round_number, impl, result["cpu_us_per_notification"], result["received"], result["wall_s"],
+                ", consumer thread %.1f us, %d polls" % (result["consumer_thread_cpu_us_per_notification"], result["polls"])
+                if "polls" in result else ""))
             results.append(result)
     summary = summarize(results, implementations)
     summary["errors"] = errors
