@@ -142,7 +142,7 @@ def markdown(results):
             machine.get("cpu") or "unknown CPU", machine.get("cpus"), machine.get("memory_gb"),
             machine.get("kernel"), machine.get("python"), machine.get("stomp_py"), machine.get("java"),
             machine.get("activemq"), machine.get("zhmcclient"), machine.get("load_average_at_start"),
-            machine.get("load_average_at_end")),
+            machine.get("load_average_at_end")) + _carried_over_note(results),
         "",
         "| what | target | measured | |",
         "|---|---|---|---|",
@@ -239,6 +239,18 @@ def markdown(results):
     if notes:
         lines += ["## Notes on this run", ""] + ["- " + note for note in notes] + [""]
     return "\n".join(lines)
+
+
+def _carried_over_note(results):
+    """A partial run (--only) keeps the other figures of an earlier run: say which and when."""
+    carried = results.get("carried_over") or {}
+    if not carried:
+        return ""
+    by_run = {}
+    for key, started in sorted(carried.items()):
+        by_run.setdefault(started, []).append(key)
+    return " This was a partial run: " + "; ".join(
+        "%s come from the run started %s" % (", ".join(keys), started) for started, keys in sorted(by_run.items())) + "."
 
 
 def automatic_notes(results):

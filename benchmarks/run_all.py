@@ -151,9 +151,13 @@ def main(argv=None):
         # a partial run keeps the other figures of the last full run
         with open(options.output) as handle:
             previous = json.load(handle)
+        carried = {}
         for key in ALL + ("cpu_stock_transport",):
             if key not in results and key in previous:
                 results[key] = previous[key]
+                carried[key] = (previous.get("carried_over") or {}).get(key) or previous.get("started")
+        if carried:
+            results["carried_over"] = carried   # benchmark -> start of the run that measured it
     samples = report.split_samples(results)
     with open(options.output, "w") as handle:
         json.dump(results, handle, indent=1, sort_keys=True)
