@@ -111,8 +111,8 @@ def main(argv=None):
     try:
         if "cpu" in selected:
             print("receiver CPU per notification (broker with TCP_NODELAY)", flush=True)
-            results["cpu"] = bench_receiver_cpu.run(broker, paths.collections_path(),
-                                                    count=5000 if quick else 20000, rounds=1 if quick else 5)
+            cpu_args = dict(count=5000 if quick else 20000, rounds=1 if quick else 5)
+            results["cpu"] = bench_receiver_cpu.run(broker, paths.collections_path(), **cpu_args)
             results["cpu"]["broker_transport"] = "tcpNoDelay=true"
             # ActiveMQ's stock transport (Nagle on) packs several MESSAGE frames per packet; a
             # receiver's per-wake-up costs weigh differently there, so measure it too
@@ -120,8 +120,7 @@ def main(argv=None):
             stock = ActiveMQ(tempfile.mkdtemp(prefix="zeda-bench-amq-stock-", dir="/tmp"), tcp_no_delay=False)
             stock.start()
             try:
-                results["cpu_stock_transport"] = bench_receiver_cpu.run(
-                    stock, paths.collections_path(), count=5000 if quick else 20000, rounds=1 if quick else 5)
+                results["cpu_stock_transport"] = bench_receiver_cpu.run(stock, paths.collections_path(), **cpu_args)
                 results["cpu_stock_transport"]["broker_transport"] = "ActiveMQ default (Nagle on)"
             finally:
                 stock.stop()

@@ -5,8 +5,9 @@ unknown method). `GET /info` returns the hmcsim.json dict.
 """
 import json
 import logging
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from hmcsim.serving import ServedHttp
 
 LOG = logging.getLogger("hmcsim.admin")
 
@@ -72,20 +73,9 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-class AdminServer:
+class AdminServer(ServedHttp):
+    thread_name = "hmcsim-admin"
+
     def __init__(self, sim, host="127.0.0.1", port=0):
         self.httpd = _Server((host, port), _Handler)
         self.httpd.sim = sim
-        self.port = self.httpd.server_address[1]
-        self._thread = None
-
-    def start(self):
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="hmcsim-admin", daemon=True)
-        self._thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        if self._thread:
-            self._thread.join(5)

@@ -9,11 +9,11 @@ import logging
 import re
 import socket
 import sys
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from hmcsim.hmc import HmcError
+from hmcsim.serving import ServedHttp
 
 LOG = logging.getLogger("hmcsim.wsapi")
 
@@ -343,19 +343,8 @@ class _Server(ThreadingHTTPServer):
         LOG.debug("connection from %s ended with an error: %s", client_address[0], sys.exc_info()[1])
 
 
-class WsApiServer:
+class WsApiServer(ServedHttp):
+    thread_name = "hmcsim-wsapi"
+
     def __init__(self, hmc, ssl_context, host="127.0.0.1", port=0):
         self.httpd = _Server((host, port), hmc, ssl_context)
-        self.port = self.httpd.server_address[1]
-        self._thread = None
-
-    def start(self):
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="hmcsim-wsapi", daemon=True)
-        self._thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        if self._thread:
-            self._thread.join(5)

@@ -35,6 +35,8 @@ def _wait_os_messages(source, sim, sequence_numbers, timeout=RECOVERY_TIMEOUT):
 
 
 def _lost_duplicated(source, sim, sequence_numbers):
+    """Wait until every emitted OS message arrived, then count what was lost and duplicated."""
+    _wait_os_messages(source, sim, sequence_numbers)
     time.sleep(0.5)   # late duplicates (refresh replays, backfill) would arrive now
     uri = sim.uri(CPC, PART)
     seen = [key[1] for key in (harness.os_message_key(e) for e in source.events()) if key and key[0] == uri]
@@ -60,9 +62,7 @@ def test_stalled_heartbeats_detected_and_recovered(fresh_hmcsim, sources):
     unstalled_at = time.monotonic()
     _, reconnected_at = source.wait_status("reconnected", RECOVERY_TIMEOUT, start=mark)
     after = _emit(sim, "after stall", 3)
-    everything = before + during + after
-    _wait_os_messages(source, sim, everything)
-    lost, duplicated = _lost_duplicated(source, sim, everything)
+    lost, duplicated = _lost_duplicated(source, sim, before + during + after)
     detection = detected_at - stalled_at
     harness.report("heartbeat_stall", detection_s=detection, bound_s=_loss_bound(),
                    recovery_s=reconnected_at - unstalled_at, lost=len(lost), duplicated=len(duplicated))
@@ -86,9 +86,7 @@ def test_session_expired_is_noticed_and_renewed(fresh_hmcsim, sources):
     _, relogon_at = source.wait_status("relogon", RECOVERY_TIMEOUT, start=mark)
     source.wait_status("reconnected", RECOVERY_TIMEOUT, start=mark)
     after = _emit(sim, "after renewal", 2)
-    everything = before + gap + after
-    _wait_os_messages(source, sim, everything)
-    lost, duplicated = _lost_duplicated(source, sim, everything)
+    lost, duplicated = _lost_duplicated(source, sim, before + gap + after)
     harness.report("session_expired", recovery_s=relogon_at - expired_at, sessions=len(recorder.sessions),
                    lost=len(lost), duplicated=len(duplicated))
     source.assert_running()
@@ -109,9 +107,7 @@ def test_session_expired_while_disconnected(fresh_hmcsim, sources):
     gap = _emit(sim, "gap", 3)
     _, reconnected_at = source.wait_status("reconnected", RECOVERY_TIMEOUT, start=mark)
     after = _emit(sim, "after", 2)
-    everything = before + gap + after
-    _wait_os_messages(source, sim, everything)
-    lost, duplicated = _lost_duplicated(source, sim, everything)
+    lost, duplicated = _lost_duplicated(source, sim, before + gap + after)
     harness.report("session_expired_while_disconnected", recovery_s=reconnected_at - started,
                    sessions=len(recorder.sessions), lost=len(lost), duplicated=len(duplicated))
     source.assert_running()
@@ -131,9 +127,7 @@ def test_hmc_restart_relogon_reopen_and_backfill(fresh_hmcsim, sources):
     source.wait_status("relogon", RECOVERY_TIMEOUT, start=mark)
     _, reconnected_at = source.wait_status("reconnected", RECOVERY_TIMEOUT, start=mark)
     after = _emit(sim, "after restart", 3)
-    everything = before + gap + after
-    _wait_os_messages(source, sim, everything)
-    lost, duplicated = _lost_duplicated(source, sim, everything)
+    lost, duplicated = _lost_duplicated(source, sim, before + gap + after)
     # session topics work again: a status change arrives on the new object topic
     status_mark = source.mark()
     sim.set_status(CPC, "PART2", "stopped")
@@ -164,9 +158,7 @@ def test_error_frame_for_an_expired_topic(fresh_hmcsim, sources):
     gap = _emit(sim, "after error frame", 2)
     _, reconnected_at = source.wait_status("reconnected", RECOVERY_TIMEOUT, start=mark)
     after = _emit(sim, "after recovery", 2)
-    everything = before + gap + after
-    _wait_os_messages(source, sim, everything)
-    lost, duplicated = _lost_duplicated(source, sim, everything)
+    lost, duplicated = _lost_duplicated(source, sim, before + gap + after)
     harness.report("error_frame_expired_topic", recovery_s=reconnected_at - started,
                    sessions=len(recorder.sessions), lost=len(lost), duplicated=len(duplicated))
     source.assert_running()
@@ -186,9 +178,7 @@ def test_stomp_port_refusing_connections(fresh_hmcsim, sources, refuse_seconds):
     during = _emit(sim, "during refusal", 3)
     _, reconnected_at = source.wait_status("reconnected", RECOVERY_TIMEOUT + refuse_seconds, start=mark)
     after = _emit(sim, "after refusal", 2)
-    everything = before + during + after
-    _wait_os_messages(source, sim, everything)
-    lost, duplicated = _lost_duplicated(source, sim, everything)
+    lost, duplicated = _lost_duplicated(source, sim, before + during + after)
     recovery = reconnected_at - (refused_at + refuse_seconds)
     harness.report("stomp_refusing", refused_s=refuse_seconds, recovery_after_refusal_s=recovery,
                    lost=len(lost), duplicated=len(duplicated))

@@ -31,26 +31,26 @@ def _started_sim(**kwargs):
     return sim, state_dir
 
 
-@pytest.fixture(scope="module")
-def hmcsim():
-    """A started HmcSim shared by one test module."""
+def _running_sim():
+    """Yield a started HmcSim; stop it and remove its state directory afterwards."""
     sim, state_dir = _started_sim()
     try:
         yield sim
     finally:
         sim.stop()
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def hmcsim():
+    """A started HmcSim shared by one test module."""
+    yield from _running_sim()
 
 
 @pytest.fixture
 def fresh_hmcsim():
     """A started HmcSim of its own, for a test that breaks or restarts it."""
-    sim, state_dir = _started_sim()
-    try:
-        yield sim
-    finally:
-        sim.stop()
-        shutil.rmtree(state_dir, ignore_errors=True)
+    yield from _running_sim()
 
 
 @pytest.fixture

@@ -15,18 +15,6 @@ from ansible_collections.zhmc.eda.plugins.module_utils.receiver import (
 from tests.unit.test_receiver_support import FAST_RT_CONFIG, TlsServer, sim_receiver
 
 
-@pytest.fixture(scope="module")
-def ca():
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_file(ca, tmp_path_factory):
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
 @pytest.fixture
 def no_ca_env(monkeypatch):
     for name in tls.ENV_CA_BUNDLES:

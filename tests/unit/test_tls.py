@@ -17,18 +17,6 @@ def clean_env(monkeypatch):
     return monkeypatch
 
 
-@pytest.fixture(scope="module")
-def ca():
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_file(ca, tmp_path_factory):
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
 # ----------------------------------------------------------------------------- resolve_ca_certs
 
 def test_true_uses_requests_ca_bundle(clean_env, ca_file):
