@@ -23,7 +23,6 @@ import time
 
 from ansible_collections.zhmc.eda.plugins.module_utils import events as events_mod
 from ansible_collections.zhmc.eda.plugins.module_utils.errors import ZhmcEdaError, blank_secrets
-from ansible_collections.zhmc.eda.plugins.module_utils.stomp_config import DEFAULT_STOMP_RT_CONFIG
 from ansible_collections.zhmc.eda.plugins.module_utils.receiver import (
     NotificationReceiver,
     NotificationConnectionError,
@@ -54,9 +53,6 @@ SHUTDOWN_BUDGET = 1.8
 # Bounds for single blocking calls made from the loop (they run in daemon threads).
 CONNECT_CALL_TIMEOUT = 120.0
 WS_CALL_TIMEOUT = 90.0
-# Default for keepalive_interval: re-validate the WS API session this often (the HMC
-# expires idle sessions after hours).
-KEEPALIVE_INTERVAL = 300.0
 # A connection that lasted this long resets the reconnect backoff.
 HEALTHY_CONNECTION_SECONDS = 10.0
 
@@ -89,26 +85,6 @@ async def run_source(queue, options, on_started=None):
 
 
 # ---------------------------------------------------------------------------------------
-# small helpers
-
-
-def _opt(options, name, default=None):
-    """Read an option from the SourceOptions object (or a dict, for the __main__ harness)."""
-    if isinstance(options, dict):
-        return options.get(name, default)
-    return getattr(options, name, default)
-
-
-def _sub(value, name, default=None):
-    """Read a sub-option of a dict-like or attribute-like option value."""
-    if value is None:
-        return default
-    if isinstance(value, dict):
-        return value.get(name, default)
-    return getattr(value, name, default)
-
-
-# ---------------------------------------------------------------------------------------
 
 
 class NotificationSource:
@@ -117,43 +93,37 @@ class NotificationSource:
     def __init__(self, queue, options):
         self.queue = queue
         self.options = options
-        auth = _opt(options, "hmc_auth") or {}
-        hosts = _opt(options, "hmc_host")
-        if isinstance(hosts, str):
-            hosts = [hosts]
-        self.hosts = list(hosts or [])
-        self.userid = _sub(auth, "userid")
-        self.password = _sub(auth, "password")
-        self.given_session_id = _sub(auth, "session_id")
-        self.given_session_credential = _sub(auth, "session_credential")
-        verify = _sub(auth, "verify", True)
-        ca_certs = _sub(auth, "ca_certs")
-        self.verify_cert = (ca_certs or True) if verify else False
-        self.ws_port = int(_opt(options, "ws_port", 6794) or 6794)
-        self.stomp_port = int(_opt(options, "stomp_port", 61612) or 61612)
-        self.rt_config = DEFAULT_STOMP_RT_CONFIG.override_with(
-            _opt(options, "stomp_retry_timeout_config"))
-        self.topic_types_opt = list(_opt(options, "topic_types") or [])
-        self.explicit_topics = list(_opt(options, "topics") or [])
-        self.channel_specs_opt = list(_opt(options, "os_message_channels") or [])
-        self.include_refresh = bool(_opt(options, "include_refresh_messages", True))
-        self.split_os_messages = bool(_opt(options, "split_os_messages", True))
-        self.dedupe = bool(_opt(options, "dedupe_os_messages", True))
-        self.backfill = bool(_opt(options, "backfill_os_messages", True))
-        self.job_status = bool(_opt(options, "job_status", True))
-        self.status_events = bool(_opt(options, "status_events", False))
-        self.control_socket = _opt(options, "control_socket")
+        # options is a validated SourceOptions (source_options.parse_source_args): defaults,
+        # coercion and the merged stomp_retry_timeout_config are already applied there.
+        auth = options.hmc_auth
+        self.hosts = list(options.hmc_host)
+        self.userid = auth.userid
+        self.password = auth.password
+        self.given_session_id = auth.session_id
+        self.given_session_credential = auth.session_credential
+        self.verify_cert = (auth.ca_certs or True) if auth.verify else False
+        self.ws_port = options.ws_port
+        self.stomp_port = options.stomp_port
+        self.rt_config = options.stomp_retry_timeout_config
+        self.topic_types_opt = list(options.topic_types)
+        self.explicit_topics = list(options.topics)
+        self.channel_specs_opt = list(options.os_message_channels)
+        self.include_refresh = options.include_refresh_messages
+        self.split_os_messages = options.split_os_messages
+        self.dedupe = options.dedupe_os_messages
+        self.backfill = options.backfill_os_messages
+        self.job_status = options.job_status
+        self.status_events = options.status_events
+        self.control_socket = options.control_socket
         self.event_filter = events_mod.EventFilter(
-            notification_types=_opt(options, "notification_types"),
-            classes=_opt(options, "classes"),
+            notification_types=options.notification_types,
+            classes=options.classes,
         )
-        self.keepalive_interval = float(_opt(options, "keepalive_interval") or KEEPALIVE_INTERVAL)
-        self.max_pending = _opt(options, "max_pending") or None
+        self.keepalive_interval = options.keepalive_interval
+        self.max_pending = options.max_pending
         # The WS API is needed for session topics, OS channels, or a given session id;
         # with only explicit topics the source talks STOMP alone (works on plain ActiveMQ).
-        self.ws_mode = bool(
-            self.topic_types_opt or self.channel_specs_opt or self.given_session_id
-        )
+        self.ws_mode = options.needs_ws_api
 
         self.secrets = [self.password, self.given_session_id, self.given_session_credential]
         self.hmc = None
@@ -436,7 +406,7 @@ class NotificationSource:
             port=self.stomp_port,
             stomp_rt_config=self.rt_config,
             verify_cert=self.verify_cert,
-            **({"max_pending": int(self.max_pending)} if self.max_pending else {})
+            max_pending=self.max_pending,
         )
         loop = self.loop
         wakeup = self.wakeup
