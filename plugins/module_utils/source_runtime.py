@@ -45,9 +45,10 @@ LOG = logging.getLogger("zhmc.eda.source")
 
 # How many received notifications one loop iteration takes from the receiver.
 BATCH_SIZE = 500
-# True: hand a batch of events to ansible-rulebook with one `queue.put(list)` (its
-# FilteredQueue accepts lists); False: one `queue.put(event)` per event.
-PUT_LISTS = True
+# False: one `queue.put(event)` per event, the documented contract, which ansible-rulebook
+# 1.1 (AAP 2.5 decision environments) requires; True: one `queue.put(list)` per batch,
+# which only 1.2+ accepts (kept for the throughput benchmark's comparison).
+PUT_LISTS = False
 # Total time budget for clean-up on cancellation (design target: shutdown <= 2 s).
 SHUTDOWN_BUDGET = 1.8
 # Bounds for single blocking calls made from the loop (they run in daemon threads).
