@@ -32,10 +32,20 @@ import uuid
 import weakref
 
 from ansible_collections.zhmc.eda.plugins.module_utils.errors import (
-    MASK, ZhmcEdaError, blank_secrets)
+    MASK, blank_secrets)
 from ansible_collections.zhmc.eda.plugins.module_utils.stomp_config import (
     DEFAULT_STOMP_RT_CONFIG, StompRetryTimeoutConfig, stomp_connection_kwargs)
 from ansible_collections.zhmc.eda.plugins.module_utils import tls
+from ansible_collections.zhmc.eda.plugins.module_utils.notification_errors import (  # noqa: F401 - re-exported
+    NotificationConnectionError,
+    NotificationError,
+    NotificationJMSError,
+    NotificationLoginError,
+    NotificationParseError,
+    NotificationSubscriptionError,
+    SubscriptionNotFound,
+)
+from ansible_collections.zhmc.eda.plugins.module_utils.validation import topic_name_problem
 
 try:
     import stomp
@@ -53,7 +63,7 @@ except ImportError as _exc:  # reported when a receiver is created
 __all__ = [
     "NotificationReceiver", "parse_body", "NotificationError", "NotificationJMSError",
     "NotificationParseError", "NotificationConnectionError", "NotificationSubscriptionError",
-    "SubscriptionNotFound", "DEFAULT_STOMP_PORT", "DEFAULT_MAX_PENDING",
+    "SubscriptionNotFound", "NotificationLoginError", "DEFAULT_STOMP_PORT", "DEFAULT_MAX_PENDING",
 ]
 
 DEFAULT_STOMP_PORT = 61612
@@ -81,60 +91,9 @@ _COALESCE_ITEMS = 256
 # How long close() waits for the broker's DISCONNECT receipt before cutting the socket.
 _CLOSE_GRACE = 0.5
 
-_UNKNOWN_TOPIC_TEXT = "not a known or approved topic"
-_TOPIC_IN_MESSAGE = re.compile(r"topic://([^'\"\s,]+)")
 # A STOMP login / passcode header value as stomp.py logs frames ("login:x" in a list repr,
 # "'login': 'x'" in a dict repr); the login may be a session id.
 _LOGIN_HEADER = re.compile(r"(\b(?:login|passcode)'?\s*[:=]\s*'?)([^\s',\]\\}]+)")
-
-
-# --------------------------------------------------------------------------- exceptions
-
-class NotificationError(ZhmcEdaError):
-    """Base class of the receiver's errors (zhmcclient's class of the same name)."""
-
-
-class NotificationJMSError(NotificationError):
-    """The broker sent a STOMP ERROR frame (a JMS error).
-
-    ``jms_headers`` and ``jms_message`` are the frame's headers and body. ``unknown_topic``
-    is True when the HMC refused a topic as "not a known or approved topic" (its session
-    or OS message channel is gone: re-open it, do not just re-subscribe); ``topic_name``
-    is the topic named in the message, if any.
-    """
-
-    def __init__(self, msg, jms_headers, jms_message):
-        super(NotificationJMSError, self).__init__(msg)
-        self.jms_headers = jms_headers
-        self.jms_message = jms_message
-        text = " ".join(str(part) for part in (msg, jms_message) if part)
-        self.unknown_topic = _UNKNOWN_TOPIC_TEXT in text.lower()
-        match = _TOPIC_IN_MESSAGE.search(text)
-        self.topic_name = match.group(1) if match else None
-
-    def __repr__(self):
-        return "%s(%r, jms_headers=%r, jms_message=%r)" % (
-            self.__class__.__name__, self.args[0], self.jms_headers, self.jms_message)
-
-
-class NotificationParseError(NotificationError):
-    """A notification body is not valid JSON; ``jms_message`` is the raw body."""
-
-    def __init__(self, msg, jms_message):
-        super(NotificationParseError, self).__init__(msg)
-        self.jms_message = jms_message
-
-
-class NotificationConnectionError(NotificationError):
-    """Connecting failed or the connection was lost (call ``notifications()`` again)."""
-
-
-class NotificationSubscriptionError(NotificationError):
-    """Subscribing or unsubscribing failed."""
-
-
-class SubscriptionNotFound(NotificationError):
-    """The topic is not subscribed."""
 
 
 # --------------------------------------------------------------------------- body parsing
@@ -615,7 +574,7 @@ class NotificationReceiver(object):
                     "Cannot connect to the STOMP broker at %s: no CONNECTED frame within %s s"
                     % (self._where(), timeout))
         if state.connect_error is not None:
-            raise NotificationConnectionError(
+            raise NotificationLoginError(
                 "Cannot connect to the STOMP broker at %s: login failed: %s"
                 % (self._where(), state.connect_error))
         if not state.connected:
@@ -797,11 +756,9 @@ class NotificationReceiver(object):
     # ------------------------------------------------------------------ subscriptions
     @staticmethod
     def _check_topic(topic_name):
-        if not isinstance(topic_name, str) or not topic_name.strip():
-            raise ValueError("topic_name: expected a non-empty string, got %r" % (topic_name,))
-        if any(ch.isspace() or ord(ch) < 32 for ch in topic_name):
-            raise ValueError("topic_name: must not contain blanks or control characters: %r"
-                             % (topic_name,))
+        problem = topic_name_problem(topic_name)
+        if problem is not None:
+            raise ValueError("topic_name: %s: %r" % (problem, topic_name))
 
     def subscribe(self, topic_name):
         """Subscribe to a topic; returns the subscription id. Allowed before connect();
@@ -941,9 +898,7 @@ class NotificationReceiver(object):
         secrets = (self._password,)
         message = blank_secrets(headers.get("message", "") or "", secrets)
         body_text = blank_secrets(body, secrets) if body else body
-        error = NotificationJMSError(
-            message or "JMS error (ERROR frame without a message header)",
-            dict(headers), body_text)
+        error = NotificationJMSError.from_frame(message, headers, body_text)
         logger.warning("JMS error from %s: %s", self._where(), error.args[0])
         with self._lock:
             self._pending.append((_ERROR_MARK, error))

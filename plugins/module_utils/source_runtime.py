@@ -28,6 +28,7 @@ from ansible_collections.zhmc.eda.plugins.module_utils.receiver import (
     NotificationConnectionError,
     NotificationJMSError,
     NotificationError,
+    NotificationLoginError,
 )
 from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
     HMCClient,
@@ -241,7 +242,7 @@ class NotificationSource:
                 raise
             except (HMCConnectionError, NotificationConnectionError, NotificationJMSError,
                     asyncio.TimeoutError) as exc:
-                if isinstance(exc, NotificationConnectionError) and ": login failed" in str(exc):
+                if isinstance(exc, NotificationLoginError):
                     # the broker refused the credentials: retrying cannot help
                     raise SourceAuthError(self.mask(exc)) from None
                 if attempts is not None and attempt >= attempts:

@@ -62,10 +62,12 @@ def test_exceptions_follow_zhmcclient():
 def test_unknown_topic_error_is_recognisable():
     message = ("remote addConsumer failed because the specified destination, "
                "'topic://hmcuser.12osm.abc', is not a known or approved topic.")
-    error = NotificationJMSError(message, {"message": message}, "java.lang.SecurityException")
+    # classified once, where the ERROR frame arrives; the fields are never parsed back out
+    error = NotificationJMSError.from_frame(message, {"message": message},
+                                            "java.lang.SecurityException")
     assert error.unknown_topic is True
     assert error.topic_name == "hmcuser.12osm.abc"
-    other = NotificationJMSError("broker is shutting down", {}, "")
+    other = NotificationJMSError.from_frame("broker is shutting down", {}, "")
     assert other.unknown_topic is False and other.topic_name is None
 
 
