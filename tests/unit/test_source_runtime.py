@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from ansible_collections.zhmc.eda.plugins.module_utils import source_runtime
-from ansible_collections.zhmc.eda.plugins.module_utils.blocking_call import run_blocking
+from ansible_collections.zhmc.eda.plugins.module_utils.aio import run_blocking
 from ansible_collections.zhmc.eda.plugins.module_utils.pacing import Backoff, RateLimitedLog
 from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlClient
 from ansible_collections.zhmc.eda.plugins.module_utils.source_options import parse_source_args

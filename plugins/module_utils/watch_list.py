@@ -1,0 +1,251 @@
+# -*- coding: utf-8 -*-
+# Copyright: zhmc.eda contributors
+# Apache License 2.0 (see LICENSE)
+"""What the source watches: its topics, its OS message channel specs, and their state.
+
+The watch list is the one owner of these facts. Everything else (the stream that subscribes,
+the pump that shapes events, the control handler) asks it; nothing keeps a copy. It is plain
+data with no I/O: the parts that talk to the HMC or the broker tell it what happened.
+
+Three kinds of subscription:
+
+- ``explicit``: a topic the user named (option ``topics``, or the control socket);
+- ``session``: a topic of the source's own HMC session (option ``topic_types``), replaced
+  whenever the session is;
+- ``channel``: the topic of an OS message channel the source opened in its session for a
+  partition or LPAR, also replaced with the session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+OS_TOPIC_TYPE = "os-message-notification"
+# topic_types option value -> HMC topic-type
+TOPIC_TYPE_NAMES: Dict[str, str] = {
+    "object": "object-notification",
+    "job": "job-notification",
+    "audit": "audit-notification",
+    "security": "security-notification",
+}
+# Logon returns these two topics even if Get Notification Topics omits them.
+LOGON_TOPIC_ATTRIBUTES: Dict[str, str] = {"object": "object_topic", "job": "job_topic"}
+
+EXPLICIT = "explicit"
+SESSION = "session"
+CHANNEL = "channel"
+
+CONFIG = "config"    # from the source's options
+RUNTIME = "runtime"  # added through the control socket
+
+PARTITION = "partition"
+LPAR = "lpar"
+_CLASS_OF_KIND = {PARTITION: "partition", LPAR: "logical-partition"}
+
+
+@dataclasses.dataclass(frozen=True)
+class OsObject:
+    """A partition (DPM) or LPAR (classic) with an OS console."""
+
+    uri: str
+    name: Optional[str]
+    cls: str
+    cpc_name: Optional[str]
+    cpc_uri: Optional[str]
+    status: Optional[str] = None
+
+    @classmethod
+    def from_hmc(cls, item: dict) -> "OsObject":
+        """From one of hmc_client's find_* results."""
+        return cls(uri=item["uri"], name=item.get("name"), cls=item.get("class") or "object",
+                   cpc_name=item.get("cpc_name"), cpc_uri=item.get("cpc_uri"),
+                   status=item.get("status"))
+
+    def describe(self) -> str:
+        return "%s %s (CPC %s)" % (self.cls, self.name, self.cpc_name)
+
+    def event_fields(self) -> dict:
+        """What events about this object carry to name it (see events.md)."""
+        return {"uri": self.uri, "name": self.name, "class": self.cls,
+                "cpc_name": self.cpc_name, "cpc_uri": self.cpc_uri}
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelSpec:
+    """Which partitions or LPARs to open OS message channels for.
+
+    ``cpc`` and ``name`` are regular expressions matching the whole name; a spec added
+    through the control socket names one object exactly and carries its URI.
+    """
+
+    cpc: str
+    kind: str  # PARTITION or LPAR
+    name: str
+    origin: str = CONFIG
+    object_uri: Optional[str] = None
+
+    @classmethod
+    def from_option(cls, item: dict) -> "ChannelSpec":
+        """From one validated ``os_message_channels`` item."""
+        kind = PARTITION if item.get("partition") is not None else LPAR
+        return cls(cpc=item["cpc"], kind=kind, name=item[kind])
+
+    @classmethod
+    def exact(cls, cpc: str, kind: str, name: str) -> "ChannelSpec":
+        """A runtime spec for one named object (names escaped into full-match regexes)."""
+        return cls(cpc=re.escape(cpc), kind=kind, name=re.escape(name), origin=RUNTIME)
+
+    @property
+    def object_class(self) -> str:
+        return _CLASS_OF_KIND[self.kind]
+
+    def matches(self, obj: OsObject) -> bool:
+        """True if the object is one this spec selects."""
+        if self.object_uri is not None:
+            return obj.uri == self.object_uri
+        return (obj.cls == self.object_class
+                and re.fullmatch(self.cpc, obj.cpc_name or "") is not None
+                and re.fullmatch(self.name, obj.name or "") is not None)
+
+    def describe(self) -> str:
+        return "%s %r on a CPC matching %r" % (self.kind, self.name, self.cpc)
+
+
+@dataclasses.dataclass
+class Subscription:
+    """One topic the source subscribes to."""
+
+    topic: str
+    kind: str  # EXPLICIT, SESSION or CHANNEL
+    origin: str  # CONFIG or RUNTIME
+    topic_type: Optional[str] = None
+    obj: Optional[OsObject] = None  # the partition/LPAR of a channel
+
+    @property
+    def object_uri(self) -> Optional[str]:
+        return self.obj.uri if self.obj is not None else None
+
+    @property
+    def of_own_session(self) -> bool:
+        """True for topics that belong to the source's HMC session (renewed with it)."""
+        return self.kind in (SESSION, CHANNEL)
+
+    def public(self) -> dict:
+        """The subscription as the control channel reports it."""
+        return {"topic": self.topic, "topic_type": self.topic_type,
+                "object_uri": self.object_uri, "origin": self.origin}
+
+
+class WatchList:
+    """The topics and channel specs of one source, and which objects' channels are open."""
+
+    def __init__(self, topics: Iterable[str] = (), topic_types: Iterable[str] = (),
+                 channel_specs: Iterable[ChannelSpec] = ()) -> None:
+        self.topic_types: Tuple[str, ...] = tuple(topic_types)
+        self.specs: List[ChannelSpec] = list(channel_specs)
+        self._subs: Dict[str, Subscription] = {}
+        # Objects whose channel was closed on request: a config spec that matches them does
+        # not open them again (after a re-logon, say).
+        self._closed: Set[str] = set()
+        for topic in topics:
+            self.add_explicit(topic, CONFIG)
+
+    # ------------------------------------------------------------------ reading
+    def __contains__(self, topic: str) -> bool:
+        return topic in self._subs
+
+    def __len__(self) -> int:
+        return len(self._subs)
+
+    def get(self, topic: str) -> Optional[Subscription]:
+        return self._subs.get(topic)
+
+    def topic_names(self) -> List[str]:
+        return sorted(self._subs)
+
+    def topic_type_map(self) -> Dict[str, str]:
+        """topic -> HMC topic type, for the topics whose type is known."""
+        return {t: s.topic_type for t, s in self._subs.items() if s.topic_type}
+
+    def channels(self) -> List[Subscription]:
+        return [s for s in self._subs.values() if s.kind == CHANNEL]
+
+    def channel_of(self, object_uri: str) -> Optional[Subscription]:
+        for sub in self._subs.values():
+            if sub.kind == CHANNEL and sub.object_uri == object_uri:
+                return sub
+        return None
+
+    def public_list(self) -> List[dict]:
+        return [self._subs[t].public() for t in sorted(self._subs)]
+
+    def is_closed(self, object_uri: str) -> bool:
+        return object_uri in self._closed
+
+    # ------------------------------------------------------------------ explicit topics
+    def add_explicit(self, topic: str, origin: str) -> bool:
+        """Add a topic by name; False if it is subscribed already."""
+        if topic in self._subs:
+            return False
+        self._subs[topic] = Subscription(topic=topic, kind=EXPLICIT, origin=origin)
+        return True
+
+    def remove(self, topic: str) -> Optional[Subscription]:
+        """Drop a topic; a channel topic also closes its object (see ``close_objects``)."""
+        sub = self._subs.pop(topic, None)
+        if sub is not None and sub.kind == CHANNEL and sub.object_uri:
+            self.close_objects({sub.object_uri})
+        return sub
+
+    # ------------------------------------------------------------------ the session's topics
+    def replace_session(self, topics: Iterable[dict], logon_topics: Dict[str, Optional[str]]
+                        ) -> List[str]:
+        """A new HMC session: its topics replace the old session's.
+
+        ``topics`` are the Get Notification Topics items; ``logon_topics`` maps ``object``
+        and ``job`` to the topics Logon returned (used when the list omits them). Channel
+        topics of the old session are dropped (the channels are opened again in the new
+        one). Returns the option values of ``topic_types`` for which the HMC named no topic.
+        """
+        for topic in [t for t, s in self._subs.items() if s.of_own_session]:
+            del self._subs[topic]
+        items = list(topics or [])
+        missing = []
+        for short in self.topic_types:
+            hmc_type = TOPIC_TYPE_NAMES[short]
+            names = [i.get("topic-name") for i in items
+                     if i.get("topic-type") == hmc_type and i.get("topic-name")]
+            if not names and logon_topics.get(short):
+                names = [logon_topics[short]]
+            if not names:
+                missing.append(short)
+            for name in names:
+                self._subs[name] = Subscription(topic=name, kind=SESSION, origin=CONFIG,
+                                                topic_type=hmc_type)
+        # a topic the user named that turns out to be one of this session's gets its type
+        for item in items:
+            sub = self._subs.get(item.get("topic-name"))
+            if sub is not None and sub.topic_type is None:
+                sub.topic_type = item.get("topic-type")
+        return missing
+
+    # ------------------------------------------------------------------ channels
+    def add_channel(self, obj: OsObject, topic: str, origin: str) -> None:
+        """Record an open OS message channel of an object."""
+        self._closed.discard(obj.uri)
+        old = self.channel_of(obj.uri)
+        if old is not None and old.topic != topic:
+            del self._subs[old.topic]
+        self._subs[topic] = Subscription(topic=topic, kind=CHANNEL, origin=origin,
+                                         topic_type=OS_TOPIC_TYPE, obj=obj)
+
+    def add_spec(self, spec: ChannelSpec) -> None:
+        if spec not in self.specs:
+            self.specs.append(spec)
+
+    def close_objects(self, object_uris: Set[str]) -> None:
+        """Channels closed on request: no spec opens them again, their runtime specs go."""
+        self.specs = [s for s in self.specs if s.object_uri not in object_uris]
+        self._closed.update(object_uris)
