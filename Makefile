@@ -26,7 +26,7 @@ help:
 	@echo "make hmcsim - run the HMC simulator in the foreground (state in .build/hmcsim; Ctrl-C stops it)"
 	@echo "make clean  - remove .venv and .build"
 	@echo "make lint   - ruff, ansible-lint (production profile), ansible-test sanity (also part of make test)"
-	@echo "make manifest / sanity-ignores / changelog - regenerate .config/manifest.txt, tests/sanity/ignore-*.txt, CHANGELOG.md"
+	@echo "make manifest / sanity-ignores / changelog / source-docs - regenerate .config/manifest.txt, tests/sanity/ignore-*.txt, CHANGELOG.md, the source's DOCUMENTATION and JSON schema"
 
 venv: $(VENV)/.installed
 
@@ -94,7 +94,7 @@ activemq-deps: venv
 # Packaging checks (tests/packaging, also collected by `make test`): ruff, ansible-lint,
 # ansible-test sanity on the built tarball. The other targets regenerate committed files
 # those checks compare against; run them after adding or removing shipped files.
-.PHONY: lint manifest sanity-ignores changelog
+.PHONY: lint manifest sanity-ignores changelog source-docs
 lint: install
 	$(PY) -m pytest $(PYTEST_ARGS) tests/packaging/test_lint.py tests/packaging/test_sanity.py
 
@@ -109,6 +109,10 @@ manifest: sanity-ignores
 
 changelog: venv
 	$(PY) -m tests.packaging.changelog_preview
+
+# The source plugin's DOCUMENTATION and schemas/notifications.json, from its option table.
+source-docs: venv
+	$(PY) -m tests.packaging.source_docs
 
 clean:
 	rm -rf $(VENV) $(VENV)-* $(BUILD)

@@ -18,6 +18,7 @@ from ansible_collections.zhmc.eda.plugins.module_utils import events as events_m
 from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import HMCClientError
 from ansible_collections.zhmc.eda.plugins.module_utils.session_keeper import SessionKeeper
 from ansible_collections.zhmc.eda.plugins.module_utils.source_errors import SourceConfigError
+from ansible_collections.zhmc.eda.plugins.module_utils.validation import topic_name_problem
 from ansible_collections.zhmc.eda.plugins.module_utils.watch_list import (
     PARTITION, ChannelSpec, OsObject, WatchList)
 
@@ -76,6 +77,12 @@ class ChannelOpener:
             client.open_os_message_channel, obj.uri, self._include_refresh)
         if status == UNSUPPORTED or not topic:
             LOG.warning("%s does not support OS messages; skipped", obj.describe())
+            return None, UNSUPPORTED
+        problem = topic_name_problem(topic)
+        if problem is not None:
+            # checked here: the receiver would refuse it at the next (re)connect
+            LOG.error("the HMC named the OS message channel topic of %s %r, which %s; skipped",
+                      obj.describe(), str(topic)[:100], problem)
             return None, UNSUPPORTED
         LOG.info("OS message channel for %s: topic %s (%s)", obj.describe(), topic, status)
         return topic, status

@@ -33,12 +33,13 @@ except ImportError as _exc:  # pragma: no cover - exercised by ansible-test's im
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = _exc
 
+from ansible_collections.zhmc.eda.plugins.module_utils.constants import DEFAULT_WS_PORT
 from ansible_collections.zhmc.eda.plugins.module_utils.errors import ZhmcEdaError, blank_secrets
 from ansible_collections.zhmc.eda.plugins.module_utils.tls import resolve_ca_certs
 
 LOG = logging.getLogger("zhmc.eda.hmc_client")
 
-DEFAULT_HMC_PORT = 6794
+DEFAULT_HMC_PORT = DEFAULT_WS_PORT
 USER_AGENT = "zhmc.eda hmc_client"
 # Connection failures of a GET are retried this many times, waiting BACKOFF[i] seconds.
 GET_RETRY_BACKOFF = (0.5, 1.0)

@@ -3,12 +3,12 @@
 # Apache License 2.0 (see LICENSE)
 """Pacing of recurring failures: capped exponential backoff, and log lines rate-limited per cause."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type
-
+import logging
 import random
 import time
+from typing import Any, Callable, Dict, Hashable, List
 
 # One log line per distinct recurring problem per this many seconds (with a count).
 LOG_REPEAT_WINDOW = 60.0
@@ -17,28 +17,28 @@ LOG_REPEAT_WINDOW = 60.0
 class RateLimitedLog:
     """Log a recurring problem once per window, then a summary line with the count."""
 
-    def __init__(self, logger, window=LOG_REPEAT_WINDOW, clock=time.monotonic):
+    def __init__(self, logger: logging.Logger, window: float = LOG_REPEAT_WINDOW,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._logger = logger
         self._window = window
         self._clock = clock
-        self._state = {}  # key -> [window start, suppressed count]
+        self._state: Dict[Hashable, List[float]] = {}  # key -> [window start, suppressed]
 
-    def log(self, level, key, msg, *args):
+    def log(self, level: int, key: Hashable, msg: str, *args: Any) -> bool:
         """Log `msg` unless `key` was logged in the current window; count it then."""
         now = self._clock()
         state = self._state.get(key)
         if state is not None and now - state[0] < self._window:
             state[1] += 1
             return False
-        suppressed = state[1] if state else 0
-        if suppressed:
+        if state is not None and state[1]:
             msg = msg + " (repeated %d more times in the last %.0f s)"
-            args = args + (suppressed, now - state[0])
+            args = args + (int(state[1]), now - state[0])
         self._state[key] = [now, 0]
         self._logger.log(level, msg, *args)
         return True
 
-    def reset(self, key):
+    def reset(self, key: Hashable) -> None:
         """Forget `key` (its problem is over)."""
         self._state.pop(key, None)
 
@@ -46,7 +46,8 @@ class RateLimitedLog:
 class Backoff:
     """Capped exponential backoff with jitter, parameters from the STOMP retry config."""
 
-    def __init__(self, initial, increase, maximum, jitter, rand=random.random):
+    def __init__(self, initial: float, increase: float, maximum: float, jitter: float,
+                 rand: Callable[[], float] = random.random) -> None:
         self.initial = max(float(initial), 0.01)
         self.increase = max(float(increase), 0.0)
         self.maximum = max(float(maximum), self.initial)
@@ -55,7 +56,7 @@ class Backoff:
         self.attempt = 0
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Any) -> "Backoff":
         """From the reconnect_sleep_* values of a StompRetryTimeoutConfig."""
         return cls(
             getattr(config, "reconnect_sleep_initial", 0.1),
@@ -64,11 +65,11 @@ class Backoff:
             getattr(config, "reconnect_sleep_jitter", 0.1),
         )
 
-    def next_delay(self):
+    def next_delay(self) -> float:
         """The delay before the next attempt; grows with each call."""
         base = min(self.initial * (1.0 + self.increase) ** self.attempt, self.maximum)
         self.attempt += 1
         return base * (1.0 + self.jitter * self._rand())
 
-    def reset(self):
+    def reset(self) -> None:
         self.attempt = 0

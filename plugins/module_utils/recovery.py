@@ -268,9 +268,11 @@ class Recovery:
     async def _rebuild(self, needs: _Needs, initial: bool) -> Step:
         keeper, opener = self._ws()
         generation = keeper.generation
-        missing = self._watch.replace_session(needs.topics or [], keeper.logon_topics())
-        for short in missing:
+        report = self._watch.replace_session(needs.topics or [], keeper.logon_topics())
+        for short in report.missing:
             LOG.warning("the HMC reported no %s topic for this session", short)
+        for name in report.refused:
+            LOG.warning("the HMC named a topic the broker would refuse; left out: %s", name)
         needs.rebuild = True  # until the channels are all open
         await opener.open_all(initial=initial)
         needs.rebuild = False

@@ -29,20 +29,43 @@ LOG = logging.getLogger("zhmc.eda.source")
 
 
 class HmcClientLike(Protocol):
-    """What the keeper needs of hmc_client.HMCClient (tests hand in fakes)."""
+    """What the source needs of hmc_client.HMCClient (tests hand in fakes)."""
 
-    host: Optional[str]
-    session_id: Optional[str]
-    session_credential: Optional[str]
-    object_topic: Optional[str]
-    job_topic: Optional[str]
-    relogon_count: int
+    @property
+    def host(self) -> Optional[str]: ...
+
+    @property
+    def session_id(self) -> Optional[str]: ...
+
+    @property
+    def session_credential(self) -> Optional[str]: ...
+
+    @property
+    def object_topic(self) -> Optional[str]: ...
+
+    @property
+    def job_topic(self) -> Optional[str]: ...
+
+    @property
+    def relogon_count(self) -> int: ...
 
     def logon(self) -> Any: ...
 
     def logoff(self, force: bool = False) -> None: ...
 
     def get_notification_topics(self) -> List[dict]: ...
+
+    def find_partitions(self, cpc_regex: str, name_regex: str) -> List[dict]: ...
+
+    def find_lpars(self, cpc_regex: str, name_regex: str) -> List[dict]: ...
+
+    def open_os_message_channel(self, object_uri: str, include_refresh_messages: bool = True
+                                ) -> Tuple[Optional[str], str]: ...
+
+    def list_os_messages(self, object_uri: str, begin: Optional[int] = None,
+                         end: Optional[int] = None) -> List[dict]: ...
+
+    def query_job_status(self, job_uri: str) -> dict: ...
 
 
 @dataclasses.dataclass(frozen=True)

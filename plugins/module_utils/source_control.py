@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Optional, Tuple
 
-from ansible_collections.zhmc.eda.plugins.module_utils.aio import Clock
 from ansible_collections.zhmc.eda.plugins.module_utils.watch_commands import (
     ControlBusy, Deadline, WatchCommands)
 from ansible_collections.zhmc.eda.plugins.module_utils.watch_list import LPAR, PARTITION
@@ -31,17 +30,16 @@ class ControlHandler:
     """Serves control requests (from the control server's threads) on the source's loop."""
 
     def __init__(self, commands: WatchCommands, loop: asyncio.AbstractEventLoop,
-                 clock: Clock, budget: float = REQUEST_BUDGET) -> None:
+                 budget: float = REQUEST_BUDGET) -> None:
         self._commands = commands
         self._loop = loop
-        self._clock = clock
         self._budget = budget
 
     def _run(self, make: Any) -> dict:
         """Run ``make(deadline)`` on the loop and wait for its answer (a thread's call)."""
 
         async def with_deadline() -> dict:
-            return await make(Deadline(self._clock, self._budget))
+            return await make(Deadline(self._budget))
 
         future = asyncio.run_coroutine_threadsafe(with_deadline(), self._loop)
         try:

@@ -130,7 +130,7 @@ class Source:
             clock=self._clock, mask=self.mask, lock=self.lock,
             backfill_enabled=options.backfill_os_messages,
             split_os_messages=options.split_os_messages)
-        self.commands = WatchCommands(self.watch, self.stream, self.opener, self.lock, self._clock)
+        self.commands = WatchCommands(self.watch, self.stream, self.opener, self.lock)
 
     def mask(self, text: object) -> str:
         """Text with every secret the source knows blanked."""
@@ -166,7 +166,7 @@ class Source:
         path = self._options.control_socket
         if not path:
             return
-        handler = ControlHandler(self.commands, asyncio.get_running_loop(), self._clock)
+        handler = ControlHandler(self.commands, asyncio.get_running_loop())
         self._control = ControlServer(path, handler)
         await run_blocking(self._control.start, timeout=30)
 

@@ -14,6 +14,8 @@ __metaclass__ = type
 import difflib
 import math
 
+from ansible_collections.zhmc.eda.plugins.module_utils.constants import BOOL_STRINGS
+
 # The HMC-proven defaults (zhmcclient 1.16+): heartbeats and keepalive on, because stomp.py's
 # own defaults (no heartbeats, no keepalive) leave a silent network loss undetected.
 DEFAULT_STOMP_CONNECT_TIMEOUT = 30
@@ -44,10 +46,16 @@ ATTRIBUTES = (
     "heartbeat_receive_check",
 )
 
-_BOOL_STRINGS = {
-    "true": True, "yes": True, "on": True,
-    "false": False, "no": False, "off": False,
-}
+class StompConfigError(ValueError):
+    """A bad value of one StompRetryTimeoutConfig attribute; ``attribute`` names it."""
+
+    def __init__(self, attribute, problem):
+        super(StompConfigError, self).__init__(
+            "StompRetryTimeoutConfig.%s: %s" % (attribute, problem))
+        self.attribute = attribute
+        self.problem = problem
+
+
 
 
 def _describe(value):
@@ -57,8 +65,7 @@ def _describe(value):
 def _to_number(name, value):
     """Return value as int or float; numeric strings are converted, bools rejected."""
     if isinstance(value, bool):
-        raise ValueError(
-            "StompRetryTimeoutConfig.%s: expected a number, got %s" % (name, _describe(value)))
+        raise StompConfigError(name, "expected a number, got %s" % _describe(value))
     if isinstance(value, (int, float)):
         number = value
     elif isinstance(value, str):
@@ -69,24 +76,18 @@ def _to_number(name, value):
             try:
                 number = float(text)
             except ValueError:
-                raise ValueError(
-                    "StompRetryTimeoutConfig.%s: expected a number, got %s"
-                    % (name, _describe(value)))
+                raise StompConfigError(name, "expected a number, got %s" % _describe(value))
     else:
-        raise ValueError(
-            "StompRetryTimeoutConfig.%s: expected a number, got %s" % (name, _describe(value)))
+        raise StompConfigError(name, "expected a number, got %s" % _describe(value))
     if isinstance(number, float) and not math.isfinite(number):
-        raise ValueError(
-            "StompRetryTimeoutConfig.%s: expected a finite number, got %s"
-            % (name, _describe(value)))
+        raise StompConfigError(name, "expected a finite number, got %s" % _describe(value))
     return number
 
 
 def _non_negative(name, value):
     number = _to_number(name, value)
     if number < 0:
-        raise ValueError(
-            "StompRetryTimeoutConfig.%s: must not be negative, got %s" % (name, _describe(value)))
+        raise StompConfigError(name, "must not be negative, got %s" % _describe(value))
     return number
 
 
@@ -94,41 +95,37 @@ def _connect_retries(name, value):
     number = _to_number(name, value)
     if isinstance(number, float):
         if not number.is_integer():
-            raise ValueError(
-                "StompRetryTimeoutConfig.%s: expected an integer >= -1 (-1 = retry forever), "
-                "got %s" % (name, _describe(value)))
+            raise StompConfigError(
+                name, "expected an integer >= -1 (-1 = retry forever), got %s" % _describe(value))
         number = int(number)
     if number < -1:
-        raise ValueError(
-            "StompRetryTimeoutConfig.%s: expected an integer >= -1 (-1 = retry forever), got %s"
-            % (name, _describe(value)))
+        raise StompConfigError(
+            name, "expected an integer >= -1 (-1 = retry forever), got %s" % _describe(value))
     return number
 
 
 def _keepalive(name, value):
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in _BOOL_STRINGS:
-        return _BOOL_STRINGS[value.strip().lower()]
-    raise ValueError(
-        "StompRetryTimeoutConfig.%s: expected a boolean, got %s" % (name, _describe(value)))
+    if isinstance(value, str) and value.strip().lower() in BOOL_STRINGS:
+        return BOOL_STRINGS[value.strip().lower()]
+    raise StompConfigError(name, "expected a boolean, got %s" % _describe(value))
 
 
 def _heartbeat_cycle(name, value):
     number = _non_negative(name, value)
     if number != 0 and number < MIN_HEARTBEAT_CYCLE:
-        raise ValueError(
-            "StompRetryTimeoutConfig.%s: expected 0 (heartbeats off) or at least %s seconds, "
-            "got %s" % (name, MIN_HEARTBEAT_CYCLE, _describe(value)))
+        raise StompConfigError(name, "expected 0 (heartbeats off) or at least %s seconds, "
+                               "got %s" % (MIN_HEARTBEAT_CYCLE, _describe(value)))
     return number
 
 
 def _receive_check(name, value):
     number = _to_number(name, value)
     if number < MIN_HEARTBEAT_RECEIVE_CHECK:
-        raise ValueError(
-            "StompRetryTimeoutConfig.%s: expected at least %s (a fraction of the receive cycle "
-            "to wait on top of it), got %s" % (name, MIN_HEARTBEAT_RECEIVE_CHECK, _describe(value)))
+        raise StompConfigError(name, "expected at least %s (a fraction of the receive cycle "
+                               "to wait on top of it), got %s"
+                               % (MIN_HEARTBEAT_RECEIVE_CHECK, _describe(value)))
     return number
 
 

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from typing import Dict, List, Optional, Tuple
 
-from ansible_collections.zhmc.eda.plugins.module_utils.aio import Clock, within
+from ansible_collections.zhmc.eda.plugins.module_utils.aio import within
 from ansible_collections.zhmc.eda.plugins.module_utils.channels import (
     EXISTING, OPENED, UNSUPPORTED, ChannelOpener)
 from ansible_collections.zhmc.eda.plugins.module_utils.errors import ZhmcEdaError
@@ -40,26 +40,26 @@ class ControlBusy(ZhmcEdaError):
 
 
 class Deadline:
-    """Seconds left until a fixed point in time."""
+    """Seconds left until a fixed point in (the loop's, real) time: the module that asked
+    waits in real time, whatever clock the rest of the runtime runs on."""
 
-    def __init__(self, clock: Clock, seconds: float) -> None:
-        self._clock = clock
-        self._end = clock.monotonic() + seconds
+    def __init__(self, seconds: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._end = self._loop.time() + seconds
 
     def left(self) -> float:
-        return self._end - self._clock.monotonic()
+        return self._end - self._loop.time()
 
 
 class WatchCommands:
     """list / subscribe / unsubscribe / open and close OS message channels."""
 
     def __init__(self, watch: WatchList, stream: Stream, opener: Optional[ChannelOpener],
-                 lock: asyncio.Lock, clock: Clock) -> None:
+                 lock: asyncio.Lock) -> None:
         self._watch = watch
         self._stream = stream
         self._opener = opener
         self._lock = lock
-        self._clock = clock
 
     # ------------------------------------------------------------------ answers
     def _answer(self, changed: bool, **extra: object) -> dict:

@@ -22,16 +22,9 @@ import dataclasses
 import re
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-OS_TOPIC_TYPE = "os-message-notification"
-# topic_types option value -> HMC topic-type
-TOPIC_TYPE_NAMES: Dict[str, str] = {
-    "object": "object-notification",
-    "job": "job-notification",
-    "audit": "audit-notification",
-    "security": "security-notification",
-}
-# Logon returns these two topics even if Get Notification Topics omits them.
-LOGON_TOPIC_ATTRIBUTES: Dict[str, str] = {"object": "object_topic", "job": "job_topic"}
+from ansible_collections.zhmc.eda.plugins.module_utils.constants import (
+    OS_TOPIC_TYPE, TOPIC_TYPE_NAMES)
+from ansible_collections.zhmc.eda.plugins.module_utils.validation import topic_name_problem
 
 EXPLICIT = "explicit"
 SESSION = "session"
@@ -111,6 +104,14 @@ class ChannelSpec:
 
     def describe(self) -> str:
         return "%s %r on a CPC matching %r" % (self.kind, self.name, self.cpc)
+
+
+@dataclasses.dataclass
+class SessionTopics:
+    """What became of a new session's topics."""
+
+    missing: List[str] = dataclasses.field(default_factory=list)  # topic_types the HMC lacks
+    refused: List[str] = dataclasses.field(default_factory=list)  # names the broker would refuse
 
 
 @dataclasses.dataclass
@@ -201,18 +202,18 @@ class WatchList:
 
     # ------------------------------------------------------------------ the session's topics
     def replace_session(self, topics: Iterable[dict], logon_topics: Dict[str, Optional[str]]
-                        ) -> List[str]:
+                        ) -> "SessionTopics":
         """A new HMC session: its topics replace the old session's.
 
         ``topics`` are the Get Notification Topics items; ``logon_topics`` maps ``object``
         and ``job`` to the topics Logon returned (used when the list omits them). Channel
         topics of the old session are dropped (the channels are opened again in the new
-        one). Returns the option values of ``topic_types`` for which the HMC named no topic.
+        one). Topic names the broker would refuse are left out and reported.
         """
         for topic in [t for t, s in self._subs.items() if s.of_own_session]:
             del self._subs[topic]
-        items = list(topics or [])
-        missing = []
+        items = [i for i in topics or [] if isinstance(i, dict)]
+        report = SessionTopics()
         for short in self.topic_types:
             hmc_type = TOPIC_TYPE_NAMES[short]
             names = [i.get("topic-name") for i in items
@@ -220,16 +221,20 @@ class WatchList:
             if not names and logon_topics.get(short):
                 names = [logon_topics[short]]
             if not names:
-                missing.append(short)
+                report.missing.append(short)
             for name in names:
+                if not isinstance(name, str) or topic_name_problem(name) is not None:
+                    report.refused.append(repr(name)[:100])
+                    continue
                 self._subs[name] = Subscription(topic=name, kind=SESSION, origin=CONFIG,
                                                 topic_type=hmc_type)
         # a topic the user named that turns out to be one of this session's gets its type
         for item in items:
-            sub = self._subs.get(item.get("topic-name"))
+            name = item.get("topic-name")
+            sub = self._subs.get(name) if isinstance(name, str) else None
             if sub is not None and sub.topic_type is None:
                 sub.topic_type = item.get("topic-type")
-        return missing
+        return report
 
     # ------------------------------------------------------------------ channels
     def add_channel(self, obj: OsObject, topic: str, origin: str) -> None:

@@ -15,35 +15,30 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 short_description: Receive IBM Z HMC notifications as rulebook events
 description:
-  - Connects to the message broker of an IBM Z Hardware Management Console (HMC) over
-    STOMP with TLS and emits one event per notification (job completion, status and
-    property change, inventory change, audit and security log entries) and one event per
-    operating-system console message.
-  - All event data is under the key C(hmc); C(meta.uuid) is a UUID5 that is stable for the
-    same notification, so replays can be recognized.
-  - With only O(topics) the source does not use the HMC Web Services API; it logs on to the
-    broker with O(hmc_auth.userid) and O(hmc_auth.password). Otherwise it logs on to the Web
-    Services API, logs on to the broker with that session's id and credential (this works
-    with multi-factor authentication), keeps the session alive and never logs it off while
-    it consumes.
-  - It recovers by itself, forever, from broker and connection loss, an expired session and
-    an HMC restart (re-logon, re-open OS message channels, re-subscribe, backfill missed OS
-    messages). Configuration and authentication errors at start stop the rulebook.
+  - Connects to the message broker of an IBM Z Hardware Management Console (HMC) over STOMP with
+    TLS and emits one event per notification (job completion, status and property change, inventory
+    change, audit and security log entries) and one event per operating-system console message.
+  - All event data is under the key C(hmc); C(meta.uuid) is a UUID5 that is stable for the same
+    notification, so replays can be recognized.
+  - With only O(topics) the source does not use the HMC Web Services API; it logs on to the broker
+    with O(hmc_auth.userid) and O(hmc_auth.password). Otherwise it logs on to the Web Services
+    API, logs on to the broker with that session's id and credential (this works with multi-factor
+    authentication), keeps the session alive and never logs it off while it consumes.
+  - It recovers by itself, forever, from broker and connection loss, an expired session and an
+    HMC restart (re-logon, re-open OS message channels, re-subscribe, backfill missed OS messages).
+    Configuration and authentication errors at start stop the rulebook.
 version_added: 0.1.0
 options:
   hmc_host:
-    description:
-      - Host name or IP address of the HMC, or a list of redundant HMCs (the first that
-        answers is used).
+    description: Host name or IP address of the HMC, or a list of redundant HMCs (the first that
+      answers is used).
     type: raw
     elements: str
     required: true
   hmc_auth:
-    description:
-      - How to authenticate with the HMC. Give O(hmc_auth.userid) and
-        O(hmc_auth.password), or an existing session with O(hmc_auth.session_id) and
-        O(hmc_auth.session_credential) (that session is never logged off by the source and
-        cannot be renewed when it expires).
+    description: How to authenticate with the HMC. Give O(hmc_auth.userid) and O(hmc_auth.password),
+      or an existing session with O(hmc_auth.session_id) and O(hmc_auth.session_credential) (that
+      session is never logged off by the source and cannot be renewed when it expires).
     type: dict
     required: true
     suboptions:
@@ -51,14 +46,34 @@ options:
         description: HMC userid.
         type: str
       password:
-        description: Password of the HMC userid. Pass it from a vault or an environment variable.
+        description: Password of the HMC userid. Pass it from a vault, or better with O(hmc_auth.password_env)
+          or O(hmc_auth.password_file), which ansible-rulebook does not template.
         type: str
+      password_env:
+        description: Name of an environment variable that holds the password (what an EDA controller
+          credential injects). The source reads it itself, so the password is never rendered by
+          ansible-rulebook's templating, which would turn a password such as C(0x1F) into the
+          number 31. Give only one of O(hmc_auth.password), O(hmc_auth.password_env) and O(hmc_auth.password_file).
+        type: str
+      password_file:
+        description: Path of a file that holds the password (a trailing newline is ignored), for
+          example one that an EDA controller credential's file injector writes. Read by the source
+          itself, like O(hmc_auth.password_env).
+        type: path
       session_id:
         description: Id of an existing HMC Web Services API session.
         type: str
       session_credential:
         description: Session credential of that session (for the broker logon).
         type: str
+      session_credential_env:
+        description: Name of an environment variable that holds the session credential (read by
+          the source itself, not templated).
+        type: str
+      session_credential_file:
+        description: Path of a file that holds the session credential (read by the source itself,
+          not templated).
+        type: path
       ca_certs:
         description:
           - Path of a CA certificate file or directory to verify the HMC certificates with.
@@ -85,21 +100,22 @@ options:
     elements: str
     default: []
   topic_types:
-    description:
-      - Topics of the source's own HMC session to subscribe to.
+    description: Topics of the source's own HMC session to subscribe to.
     type: list
     elements: str
-    choices: [object, job, audit, security]
+    choices:
+      - object
+      - job
+      - audit
+      - security
     default: []
   os_message_channels:
     description:
-      - Partitions (DPM) or LPARs (classic) whose operating-system messages to receive.
-        The source opens their OS message channels in its own session and re-opens them
-        after every re-logon.
-      - Each item has O(os_message_channels[].cpc) and exactly one of
-        O(os_message_channels[].partition) or O(os_message_channels[].lpar). The names are
-        regular expressions that must match the whole name; at start, an item that matches
-        nothing is an error.
+      - Partitions (DPM) or LPARs (classic) whose operating-system messages to receive. The source
+        opens their OS message channels in its own session and re-opens them after every re-logon.
+      - Each item has O(os_message_channels[].cpc) and exactly one of O(os_message_channels[].partition)
+        or O(os_message_channels[].lpar). The names are regular expressions that must match the
+        whole name; at start, an item that matches nothing is an error.
     type: list
     elements: dict
     default: []
@@ -115,23 +131,26 @@ options:
         description: Regular expression for LPAR names (classic CPCs).
         type: str
   include_refresh_messages:
-    description:
-      - Ask the HMC to replay the messages it still buffers when a channel is opened.
-        Replays of messages already emitted are dropped when O(dedupe_os_messages) is true.
+    description: Ask the HMC to replay the messages it still buffers when a channel is opened.
+      Replays of messages already emitted are dropped when O(dedupe_os_messages) is true.
     type: bool
     default: true
   notification_types:
-    description:
-      - Only emit notifications of these types. Empty means all. Status events
-        (O(status_events)) are always emitted.
+    description: Only emit notifications of these types. Empty means all. Status events (O(status_events))
+      are always emitted.
     type: list
     elements: str
-    choices: [os-message, job-completion, status-change, property-change, inventory-change, log-entry]
+    choices:
+      - os-message
+      - job-completion
+      - status-change
+      - property-change
+      - inventory-change
+      - log-entry
     default: []
   classes:
-    description:
-      - Only emit notifications of objects of these classes (for example C(partition),
-        C(logical-partition), C(cpc)). Empty means all.
+    description: Only emit notifications of objects of these classes (for example C(partition),
+      C(logical-partition), C(cpc)). Empty means all.
     type: list
     elements: str
     default: []
@@ -140,33 +159,30 @@ options:
     type: bool
     default: true
   dedupe_os_messages:
-    description:
-      - Drop OS messages whose sequence number was already emitted for the same partition or
-        LPAR (refresh replays and backfill).
+    description: Drop OS messages whose sequence number was already emitted for the same partition
+      or LPAR (refresh replays and backfill).
     type: bool
     default: true
   backfill_os_messages:
-    description:
-      - After a reconnect or re-logon, fetch the OS messages missed while the stream was
-        down with List OS Messages and emit them.
+    description: After a reconnect or re-logon, fetch the OS messages missed while the stream
+      was down with List OS Messages and emit them.
     type: bool
     default: true
   job_status:
-    description:
-      - On a job completion notification, look up the job's status and results and add them
-        to the event. Needs a Web Services API session. The job is not deleted.
+    description: 'On a job completion notification, look up the job''s status and results and
+      add them to the event. Needs a Web Services API session. The job is not deleted. The look-up
+      runs beside the stream: other events are not held up, and a job whose status the HMC does
+      not give within 10 seconds is emitted without it (C(hmc.job.status_error) says why).'
     type: bool
     default: true
   status_events:
-    description:
-      - Emit C(hmc.status) events when the source connects, loses the connection,
-        reconnects, re-logs on, sees a sequence gap or a backlog, or meets an error.
+    description: Emit C(hmc.status) events when the source connects, loses the connection, reconnects,
+      re-logs on, sees a sequence gap or a backlog, or meets an error.
     type: bool
     default: false
   stomp_retry_timeout_config:
-    description:
-      - Timeouts, retries, back-off and heart-beats of the broker connection. Missing keys
-        keep their defaults. The back-off applies to every recovery, forever.
+    description: Timeouts, retries, back-off and heart-beats of the broker connection. Missing
+      keys keep their defaults. The back-off applies to every recovery, forever.
     type: dict
     default: {}
     suboptions:
@@ -175,9 +191,8 @@ options:
         type: float
         default: 30
       connect_retries:
-        description:
-          - Retries after a failed connect attempt at start, before the source gives up
-            and the rulebook ends (-1 = forever). Once running, the source retries forever.
+        description: Retries after a failed connect attempt at start, before the source gives
+          up and the rulebook ends (-1 = forever). Once running, the source retries forever.
         type: int
         default: 3
       reconnect_sleep_initial:
@@ -205,44 +220,41 @@ options:
         type: float
         default: 5.0
       heartbeat_receive_cycle:
-        description:
-          - STOMP heart-beat the source wants from the broker, in seconds (0 = off, then a
-            silent connection loss is not detected).
+        description: STOMP heart-beat the source wants from the broker, in seconds (0 = off, then
+          a silent connection loss is not detected).
         type: float
         default: 5.0
       heartbeat_receive_check:
-        description:
-          - Fraction of the receive cycle waited on top of it before the connection counts
-            as lost; a silent broker is detected within receive cycle x (1 + this) + 1
-            seconds.
+        description: Fraction of the receive cycle waited on top of it before the connection counts
+          as lost; a silent broker is detected within receive cycle x (1 + this) + 1 seconds.
         type: float
         default: 1.0
   control_socket:
     description:
-      - Path of a Unix socket (mode 0600, only the user running the source may connect)
-        through which the zhmc.eda.notification_subscription and
-        zhmc.eda.os_message_channel modules change the running source's subscriptions.
+      - Path of a Unix socket (mode 0600, only the user running the source may connect) through
+        which the zhmc.eda.notification_subscription and zhmc.eda.os_message_channel modules change
+        the running source's subscriptions; its directory must exist.
+      - 'Only with the ansible-rulebook command line: in an EDA controller activation nothing
+        outside the activation''s container can reach the socket.'
     type: path
   keepalive_interval:
-    description:
-      - Seconds between the requests that keep the source's HMC session (and with it its
-        topics and OS message channels) alive. Such a request also notices an expired
-        session and starts the re-logon.
+    description: Seconds between the requests that keep the source's HMC session (and with it
+      its topics and OS message channels) alive. Such a request also notices an expired session
+      and starts the re-logon.
     type: float
     default: 300
   max_pending:
-    description:
-      - Most notifications held between the broker connection and the rulebook. When the
-        rulebook is slower, the source stops reading from the broker (back-pressure, with a
-        C(backlog) status event); nothing is dropped.
+    description: Most notifications held between the broker connection and the rulebook. When
+      the rulebook is slower, the source stops reading from the broker (back-pressure, with a
+      C(backlog) status event); nothing is dropped.
     type: int
     default: 100000
 notes:
-  - A transient failure at start (HMC or broker unreachable) is retried a few times with
-    backoff and then stops the rulebook with a clear message (fail fast at start); once
-    running, the source retries forever with capped exponential backoff and jitter.
-  - On rulebook shutdown the source unsubscribes, disconnects and logs off its own session
-    within about 2 seconds.
+  - A transient failure at start (HMC or broker unreachable) is retried a few times with backoff
+    and then stops the rulebook with a clear message (fail fast at start); once running, the source
+    retries forever with capped exponential backoff and jitter.
+  - On rulebook shutdown the source unsubscribes, disconnects and logs off its own session within
+    about 2 seconds.
 """
 
 EXAMPLES = r"""
