@@ -197,11 +197,11 @@ def markdown(results):
                          _mark(shutdown["max"] <= TARGETS["shutdown_s"])))
     throughput = results.get("throughput")
     if throughput and "error" not in throughput:
-        ratio = throughput.get("ratio_put_list")
+        ratio = throughput.get("ratio")
         lines.append("| events/s through ansible-rulebook vs `eda.builtin.generic` (bench_rulebook_throughput.py, "
                      "%s events) | >= %.1fx | generic %s/s; zhmc.eda %s/s; %.2fx | %s |" % (
                          throughput.get("events"), throughput.get("target_ratio", 0.9),
-                         throughput.get("generic_per_s"), throughput.get("zhmc_put_list_per_s"), ratio or 0,
+                         throughput.get("generic_per_s"), throughput.get("zhmc_per_s"), ratio or 0,
                          _mark(ratio is not None and ratio >= throughput.get("target_ratio", 0.9))))
     elif throughput:
         lines.append("| events/s through ansible-rulebook vs `eda.builtin.generic` | >= 0.9x | not measured: %s | |"

@@ -139,7 +139,7 @@ def run_scenario(info, control_socket, coll_path):
         ControlClient(control_socket).request("subscribe", topic=operator.job_topic)
         part3 = [p for c in info["cpcs"] if c["name"] == "CPC1"
                  for p in c["partitions"] if p["name"] == "PART3"][0]
-        job = operator.start_partition(part3["object-uri"])
+        job = operator.post(part3["object-uri"] + "/operations/start")["job-uri"]
         print("    started job %s" % job, flush=True)
         time.sleep(6)
     finally:

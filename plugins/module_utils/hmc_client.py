@@ -92,10 +92,6 @@ class HMCConnectionError(HMCClientError):
         super(HMCConnectionError, self).__init__(message)
 
 
-class HMCJobTimeout(HMCClientError):
-    """An asynchronous HMC job did not end within the time the caller allowed."""
-
-
 def object_id(uri):
     """The last path segment of an HMC object URI (the object ID)."""
     return str(uri).rstrip("/").rsplit("/", 1)[-1]
@@ -691,57 +687,18 @@ class HMCClient:
                       body={"operating-system-command-text": text, "is-priority": is_priority})
 
     # ---------------------------------------------------------------- jobs
-    def _start_job(self, uri, operation, prefix):
-        _check_object_uri(uri, "uri", prefixes=(prefix,))
-        result = self._request("POST", uri.rstrip("/") + "/operations/" + operation, body={})
-        if not result or "job-uri" not in result:
-            raise HMCError(202, None, "the HMC started %s but returned no job-uri" % operation,
-                           "POST", uri.rstrip("/") + "/operations/" + operation)
-        return result["job-uri"]
-
-    def start_partition(self, uri):
-        """Start a DPM partition; returns the job URI."""
-        return self._start_job(uri, "start", "/api/partitions/")
-
-    def stop_partition(self, uri):
-        """Stop a DPM partition; returns the job URI."""
-        return self._start_job(uri, "stop", "/api/partitions/")
-
-    def activate_lpar(self, uri):
-        """Activate a classic LPAR; returns the job URI."""
-        return self._start_job(uri, "activate", "/api/logical-partitions/")
-
-    def deactivate_lpar(self, uri):
-        """Deactivate a classic LPAR; returns the job URI."""
-        return self._start_job(uri, "deactivate", "/api/logical-partitions/")
-
     def query_job_status(self, job_uri):
         """Query Job Status: status, and job-status-code/-reason-code/-results once ended."""
         _check_object_uri(job_uri, "job_uri", prefixes=("/api/jobs/",))
         return self._request("GET", job_uri)
 
-    def delete_completed_job(self, job_uri):
-        """Delete Completed Job Status (409 reason 40 while the job still runs)."""
-        _check_object_uri(job_uri, "job_uri", prefixes=("/api/jobs/",))
-        self._request("DELETE", job_uri)
+    # ---------------------------------------------------------------- any operation
+    def post(self, uri, body=None):
+        """An authenticated POST of any WS API operation; returns its JSON answer or None.
 
-    def wait_for_job(self, job_uri, timeout=300, poll_interval=1.0, delete=True):
-        """Poll a job until it ends (bounded by `timeout` seconds); returns its final status.
-
-        The completed job status is deleted afterwards unless `delete` is false.
+        For operations this client has no method for (e.g. Start Partition, which answers
+        with ``{"job-uri": ...}``).
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            status = self.query_job_status(job_uri)
-            if status.get("status") in ("complete", "canceled"):
-                if delete:
-                    try:
-                        self.delete_completed_job(job_uri)
-                    except HMCError as exc:
-                        LOG.debug("Deleting job %s failed: %s", job_uri, exc)
-                return status
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise HMCJobTimeout("HMC job %s did not end within %s s (status %s)"
-                                    % (job_uri, timeout, status.get("status")))
-            time.sleep(min(poll_interval, remaining))
+        if not isinstance(uri, str) or not uri.startswith("/api/"):
+            raise ValueError("uri must be an HMC URI starting with /api/, got %r" % (uri,))
+        return self._request("POST", uri, body=body if body is not None else {})

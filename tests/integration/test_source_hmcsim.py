@@ -194,7 +194,7 @@ def test_events_job_status_control_filters_secrets_and_shutdown(
         entry = of_type(events, "log-entry")[0]
         assert hmc(entry)["topic_type"] == "audit-notification"
         assert hmc(entry)["log_entries"][0]["event-name"] == "Web Services API logon"
-        job_uri = operator.start_partition(sim.uri("CPC1", "PART3"))
+        job_uri = operator.post(sim.uri("CPC1", "PART3") + "/operations/start")["job-uri"]
         events = run.wait_for_events(lambda evs: of_type(evs, "job-completion"), timeout=30)
         job_event = of_type(events, "job-completion")[0]
         assert hmc(job_event)["job"]["uri"] == job_uri
