@@ -26,6 +26,7 @@ NOTIFICATION_TYPES: Tuple[str, ...] = (
     "property-change",
     "inventory-change",
     "log-entry",
+    "console-shutting-down",
 )
 
 # The source's topic_types option values -> the HMC's topic types (Get Notification Topics).

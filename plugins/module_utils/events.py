@@ -20,6 +20,8 @@ import json
 import math
 import uuid
 
+from ansible_collections.zhmc.eda.plugins.module_utils.constants import NOTIFICATION_TYPES  # noqa: F401 - re-exported
+
 # All event uuids are UUID5 under this namespace (uuid5(NAMESPACE_URL, <the collection's
 # Galaxy URL>)); changing it would change every uuid users may have stored.
 EVENT_UUID_NAMESPACE = uuid.UUID("4bd0252a-fe8c-539c-9674-a76db35fc82c")
@@ -27,14 +29,7 @@ EVENT_UUID_NAMESPACE = uuid.UUID("4bd0252a-fe8c-539c-9674-a76db35fc82c")
 # A body that is not JSON is kept in the event up to this many characters.
 RAW_BODY_MAX_CHARS = 65536
 
-NOTIFICATION_TYPES = (
-    "os-message",
-    "job-completion",
-    "status-change",
-    "property-change",
-    "inventory-change",
-    "log-entry",
-)
+
 STATUS_STATES = (
     "connected",
     "disconnected",
@@ -43,6 +38,8 @@ STATUS_STATES = (
     "gap",
     "backlog",
     "error",
+    "channel",
+    "watch",
 )
 STATUS_NOTIFICATION_TYPE = "status"
 ORIGIN_LIVE = "live"

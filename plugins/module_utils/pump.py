@@ -29,7 +29,8 @@ class Pump:
 
     def __init__(self, emitter: Emitter, watch: WatchList, *,
                  event_filter: events_mod.EventFilter, dedupe: bool, split_os_messages: bool,
-                 jobs: Optional[JobStatusLookup], host: Callable[[], Optional[str]]) -> None:
+                 jobs: Optional[JobStatusLookup], host: Callable[[], Optional[str]],
+                 observe: Optional[Callable[[dict], None]] = None) -> None:
         self._emitter = emitter
         self._watch = watch
         self._filter = event_filter
@@ -38,6 +39,8 @@ class Pump:
         self._split = split_os_messages
         self._jobs = jobs
         self._host = host
+        # sees every event of the source's own object topic, emitted or not (the follower)
+        self._observe = observe
         self._gaps = events_mod.SequenceGapTracker()
 
     def new_connection(self) -> None:
@@ -51,8 +54,9 @@ class Pump:
         topic_types = self._watch.topic_type_map()
         emitter = self._emitter
         for headers, body in items:
-            if emitter.status_events:
-                gap = self._gap(headers)
+            sub = self._watch.get(_topic_of(headers))
+            if emitter.status_events and sub is not None:
+                gap = self._gap(sub.topic, sub.of_own_session, headers)
                 if gap is not None:
                     await emitter.status("gap", **gap)
             try:
@@ -63,6 +67,12 @@ class Pump:
                 # events.py never raises by contract; this is the last line of defence
                 LOG.error("could not shape a notification: %s", exc)
                 continue
+            if self._observe is not None and sub is not None \
+                    and self._watch.is_object_topic(sub.topic):
+                for event in built:
+                    self._observe(event)
+            if sub is not None and not sub.emit:
+                continue  # a topic the source follows for itself
             for event in built:
                 if not self.accepts(event):
                     continue
@@ -80,26 +90,20 @@ class Pump:
         if not self._filter.accepts(event):
             return False
         return self.deduper is None or not _is_duplicate(self.deduper, event)
+
     def last_os_sequence(self, object_uri: str) -> Optional[int]:
         """The last OS message sequence number emitted for an object (for backfill)."""
         return self.deduper.last(object_uri) if self.deduper is not None else None
 
-    def _gap(self, headers: dict) -> Optional[dict]:
+    def _gap(self, topic: str, own_session: bool, headers: dict) -> Optional[dict]:
         """Gap details when session-sequence-nr skipped numbers on a subscribed topic.
 
         The HMC numbers notifications per API session, across that session's topics, so
         the topics of our own session share one counter; other topics count on their own.
-        Destinations the source did not subscribe are not tracked (the tracker's memory
-        stays bounded by the watch list).
+        Only subscribed topics are tracked, so the tracker stays as small as the watch list.
         """
-        topic = headers.get("destination", "")
-        if isinstance(topic, str) and topic.startswith("/topic/"):
-            topic = topic[len("/topic/"):]
-        sub = self._watch.get(topic)
-        if sub is None:
-            return None
-        key = _OWN_SESSION if sub.of_own_session else topic
-        gap = self._gaps.observe(key, headers.get("session-sequence-nr"))
+        gap = self._gaps.observe(_OWN_SESSION if own_session else topic,
+                                 headers.get("session-sequence-nr"))
         if gap is not None:
             gap["topic"] = topic
         return gap
@@ -112,6 +116,13 @@ class Pump:
                 await self._emitter.emit(event)
                 sent += 1
         return sent
+
+
+def _topic_of(headers: dict) -> str:
+    topic = headers.get("destination", "")
+    if not isinstance(topic, str):
+        return ""
+    return topic[len("/topic/"):] if topic.startswith("/topic/") else topic
 
 
 def _is_duplicate(deduper: events_mod.OsMessageDeduper, event: dict) -> bool:

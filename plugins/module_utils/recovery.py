@@ -26,7 +26,8 @@ import re
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.zhmc.eda.plugins.module_utils.aio import Clock
-from ansible_collections.zhmc.eda.plugins.module_utils.channels import ChannelOpener, backfill
+from ansible_collections.zhmc.eda.plugins.module_utils.channels import (
+    Changes, ChannelOpener, backfill, publish_changes)
 from ansible_collections.zhmc.eda.plugins.module_utils.emitter import Emitter
 from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
     HMCAuthError, HMCConnectionError, HMCError)
@@ -116,6 +117,7 @@ class Recovery:
         self._split = split_os_messages
         self._ratelog = RateLimitedLog(LOG)
         self.built_generation = 0  # the session generation the watch list's topics are for
+        self.start_report = Changes()  # what the first rebuild found, told once connected
         self.connected_at = 0.0
 
     # ------------------------------------------------------------------ facts
@@ -247,10 +249,11 @@ class Recovery:
         known = {item.get("topic-name") for item in topics or []}
         missing = [s.topic for s in self._watch.channels() if s.topic not in known]
         if missing:
-            LOG.warning("OS message channel topic(s) gone from the session: %s",
-                        ", ".join(missing))
-            needs.logon = True
-            return Step.LOGON
+            # the session lives but forgot these channels (a partition that stopped?):
+            # open them again in it
+            LOG.warning("OS message channel topic(s) gone from the session: %s; opening the "
+                        "channels again", ", ".join(missing))
+            return Step.REBUILD
         return Step.REBUILD if needs.rebuild else Step.CONNECT
 
     async def _logon(self, needs: _Needs, initial: bool) -> Step:
@@ -268,13 +271,24 @@ class Recovery:
     async def _rebuild(self, needs: _Needs, initial: bool) -> Step:
         keeper, opener = self._ws()
         generation = keeper.generation
+        before = {sub.object_uri for sub in self._watch.channels()}
+        before.update(obj.uri for obj, _why in self._watch.unavailable())
         report = self._watch.replace_session(needs.topics or [], keeper.logon_topics())
         for short in report.missing:
             LOG.warning("the HMC reported no %s topic for this session", short)
         for name in report.refused:
             LOG.warning("the HMC named a topic the broker would refuse; left out: %s", name)
         needs.rebuild = True  # until the channels are all open
-        await opener.open_all(initial=initial)
+        changes = await opener.reconcile_all(initial=initial)
+        # Channels re-opened in a new session are no news; new ones and new troubles are.
+        # At start the `connected` event lists the topics; the rest is told after it.
+        changes.opened = [(o, t) for o, t in changes.opened
+                          if o.uri not in before and not initial]
+        changes.unavailable = [(o, r) for o, r in changes.unavailable if o.uri not in before]
+        if initial:
+            self.start_report = changes
+        else:
+            await publish_changes(changes, self._watch, None, self._emitter.status)
         needs.rebuild = False
         self.built_generation = generation
         return Step.CONNECT

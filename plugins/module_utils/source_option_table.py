@@ -128,6 +128,21 @@ error.""", default=[], elements="dict", mutually_exclusive=["partition", "lpar"]
         "partition": _spec("str", "Regular expression for partition names (DPM CPCs)."),
         "lpar": _spec("str", "Regular expression for LPAR names (classic CPCs)."),
     }),
+    "follow_os_message_channels": _spec("bool", """
+Keep O(os_message_channels) true for as long as the source runs: it follows its session's
+object topic (whether or not O(topic_types) emits object events) and opens the channel of a
+selected partition or LPAR when it is created or becomes active, re-opens it when it comes
+back, tries again one that was unavailable (not active, HMC reason 332) at each of its
+status changes, and drops the channel of one that is deleted; a full listing every
+O(resync_interval) seconds catches what a lost notification hid. Each change is a
+C(channel) status event. At start, an item whose CPC pattern matches no CPC is an error; one
+that selects no partition or LPAR yet is a warning and a C(watch) status event.
+
+False keeps the set found at start (and after each re-logon): an item that selects nothing
+at start is then an error.""", default=True),
+    "resync_interval": _spec("float", """
+Seconds between the full listings that check the followed channels against the HMC (see
+O(follow_os_message_channels)).""", default=300, minimum=10),
     "include_refresh_messages": _spec("bool", """
 Ask the HMC to replay the messages it still buffers when a channel is opened. Replays of
 messages already emitted are dropped when O(dedupe_os_messages) is true.""", default=True),

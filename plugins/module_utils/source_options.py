@@ -81,6 +81,8 @@ class SourceOptions:
     topics: Tuple[str, ...] = ()
     topic_types: Tuple[str, ...] = ()
     os_message_channels: Tuple[Dict[str, str], ...] = ()
+    follow_os_message_channels: bool = True
+    resync_interval: float = 300.0
     include_refresh_messages: bool = True
     notification_types: Tuple[str, ...] = ()
     classes: Tuple[str, ...] = ()
@@ -365,6 +367,7 @@ def parse_source_args(args: Union[Dict[str, Any], None]) -> SourceOptions:
             options[key] = _default(key)
         else:
             options[key] = _SPECIAL.get(key, _by_type)(key, given[key])
-    options["keepalive_interval"] = float(options["keepalive_interval"])
+    for key in ("keepalive_interval", "resync_interval"):
+        options[key] = float(options[key])
     _check_modes(options)
     return SourceOptions(**options)

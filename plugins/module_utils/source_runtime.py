@@ -29,10 +29,12 @@ from typing import Callable, List, Optional
 from ansible_collections.zhmc.eda.plugins.module_utils import events as events_mod
 from ansible_collections.zhmc.eda.plugins.module_utils.aio import (
     SYSTEM_CLOCK, Clock, run_blocking, within)
-from ansible_collections.zhmc.eda.plugins.module_utils.channels import ChannelOpener
+from ansible_collections.zhmc.eda.plugins.module_utils.channels import (
+    ChannelOpener, publish_changes)
 from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlServer
 from ansible_collections.zhmc.eda.plugins.module_utils.emitter import Emitter, QueueLike
 from ansible_collections.zhmc.eda.plugins.module_utils.errors import blank_secrets
+from ansible_collections.zhmc.eda.plugins.module_utils.follower import Follower
 from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import HMCClient
 from ansible_collections.zhmc.eda.plugins.module_utils.job_status import JobStatusLookup
 from ansible_collections.zhmc.eda.plugins.module_utils.notification_errors import (
@@ -103,7 +105,8 @@ class Source:
                 client, can_renew=bool(auth.password), call_timeout=WS_CALL_TIMEOUT,
                 report=self._on_session_signal, secrets=tuple(self._secrets))
         self.watch = WatchList(options.topics, options.topic_types,
-                               [ChannelSpec.from_option(c) for c in options.os_message_channels])
+                               [ChannelSpec.from_option(c) for c in options.os_message_channels],
+                               follow=options.follow_os_message_channels and options.needs_ws_api)
         self.stream = Stream(deps.receiver_factory, StreamSettings(
             port=options.stomp_port, rt_config=options.stomp_retry_timeout_config,
             verify_cert=verify_cert, max_pending=options.max_pending), self.mask)
@@ -116,7 +119,7 @@ class Source:
                              classes=options.classes),
                          dedupe=options.dedupe_os_messages,
                          split_os_messages=options.split_os_messages, jobs=self.jobs,
-                         host=lambda: self.recovery.host)
+                         host=lambda: self.recovery.host, observe=self._observe)
         self.opener = (ChannelOpener(self.keeper, self.watch, options.include_refresh_messages)
                        if self.keeper is not None else None)
         self.lock = asyncio.Lock()
@@ -130,7 +133,14 @@ class Source:
             clock=self._clock, mask=self.mask, lock=self.lock,
             backfill_enabled=options.backfill_os_messages,
             split_os_messages=options.split_os_messages)
-        self.commands = WatchCommands(self.watch, self.stream, self.opener, self.lock)
+        self.commands = WatchCommands(self.watch, self.stream, self.opener, self.lock,
+                                      self.emitter.status)
+        self.follower: Optional[Follower] = None
+        if self.keeper is not None and self.opener is not None and self.watch.follow:
+            self.follower = Follower(self.watch, self.opener, self.keeper, self.lock, self._clock,
+                                     options.resync_interval, self.stream.live,
+                                     self.emitter.status)
+        self._shutdown_announced: Optional[str] = None
 
     def mask(self, text: object) -> str:
         """Text with every secret the source knows blanked."""
@@ -155,9 +165,13 @@ class Source:
             if on_started is not None:
                 on_started()
             await self.emitter.status("connected", topics=self.watch.topic_names())
+            await publish_changes(self.recovery.start_report, self.watch, None,
+                                  self.emitter.status)
             if self.keeper is not None:
                 self._tasks.append(asyncio.ensure_future(
                     self.keeper.keep_alive(options.keepalive_interval, self._clock)))
+            if self.follower is not None:
+                self._tasks.append(asyncio.ensure_future(self.follower.run()))
             await self._consume_forever()
         finally:
             await self._cleanup()
@@ -201,10 +215,22 @@ class Source:
         self._signals.append(signal)
         self.stream.wake()
 
+    def _observe(self, event: dict) -> None:
+        """Every event of the session's own object topic (the pump calls this)."""
+        if event["hmc"].get("notification_type") == "console-shutting-down":
+            # the HMC goes down (restart, shutdown): do not wait for the heart-beats to tell
+            self._shutdown_announced = "the HMC announced that it shuts down"
+            self.stream.wake()
+        elif self.follower is not None:
+            self.follower.observe(event)
+
     def _take_signals(self) -> Optional[Loss]:
         """The loss the keeper's reports amount to, if any; raises a fatal one."""
         signals, self._signals = self._signals, []
         loss = None
+        if self._shutdown_announced is not None:
+            loss = Loss(self._shutdown_announced, relogon=True)
+            self._shutdown_announced = None
         for signal in signals:
             if isinstance(signal, SessionFatal):
                 raise signal.error
@@ -232,7 +258,9 @@ class Source:
         if self.keeper is None:
             LOG.error("the broker does not know topic %s", topic)
             return Loss("unknown topic %s" % topic)
-        return Loss("the broker no longer knows topic %s" % topic, relogon=True)
+        # one of the session's own topics: the session check tells whether the whole
+        # session is gone (log on again) or only a channel (open it again)
+        return Loss("the broker no longer knows topic %s" % topic)
 
     # ------------------------------------------------------------------ clean-up
     async def _cleanup(self) -> None:

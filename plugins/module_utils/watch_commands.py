@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ansible_collections.zhmc.eda.plugins.module_utils.aio import within
 from ansible_collections.zhmc.eda.plugins.module_utils.channels import (
-    EXISTING, OPENED, UNSUPPORTED, ChannelOpener)
+    EXISTING, OPENED, UNSUPPORTED, Changes, ChannelOpener, StatusFunc, publish_changes)
 from ansible_collections.zhmc.eda.plugins.module_utils.errors import ZhmcEdaError
 from ansible_collections.zhmc.eda.plugins.module_utils.stream import LIVE_OP_TIMEOUT, Stream
 from ansible_collections.zhmc.eda.plugins.module_utils.watch_list import (
@@ -55,11 +55,12 @@ class WatchCommands:
     """list / subscribe / unsubscribe / open and close OS message channels."""
 
     def __init__(self, watch: WatchList, stream: Stream, opener: Optional[ChannelOpener],
-                 lock: asyncio.Lock) -> None:
+                 lock: asyncio.Lock, status: StatusFunc) -> None:
         self._watch = watch
         self._stream = stream
         self._opener = opener
         self._lock = lock
+        self._status = status
 
     # ------------------------------------------------------------------ answers
     def _answer(self, changed: bool, **extra: object) -> dict:
@@ -170,18 +171,22 @@ class WatchCommands:
                     opener.open_topic(obj), max(deadline.left() - COMMIT_SECONDS, 0))
             self._before_commit(deadline)
             changed = False
+            changes = Changes()
             for obj in todo:
                 topic, status = outcomes[obj.uri]
-                if topic is None:
-                    continue  # unsupported: nothing opened, nothing to subscribe
                 if not subscribe:
                     changed = changed or status == OPENED
                     continue
-                self._watch.add_channel(obj, topic, RUNTIME)
+                if topic is None and not self._watch.follow:
+                    continue  # unsupported: nothing opened, nothing to subscribe
+                # the same selector as the options' items: one object, followed like them
+                # (an unavailable channel is opened when the object becomes active)
                 self._watch.add_spec(ChannelSpec(cpc=spec.cpc, kind=spec.kind, name=spec.name,
                                                  origin=RUNTIME, object_uri=obj.uri))
-                await self._commit_live("subscribe", topic)
-                changed = True
+                opener.record(obj, topic, RUNTIME, changes)
+                changed = changed or topic is not None
+            await asyncio.shield(publish_changes(changes, self._watch, self._stream.live,
+                                                 self._status))
         finally:
             self._lock.release()
         return self._channel_answer(changed, objects, outcomes)
@@ -193,7 +198,8 @@ class WatchCommands:
         await self._acquire(deadline)
         try:
             topics = [s.topic for s in self._watch.channels() if s.object_uri in uris]
-            if not topics:
+            waiting = [o for o, _why in self._watch.unavailable() if o.uri in uris]
+            if not topics and not waiting:
                 return self._answer(False)
             if check_mode:
                 return self._answer(True)

@@ -24,6 +24,8 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.zhmc.eda.plugins.module_utils.constants import (
     OS_TOPIC_TYPE, TOPIC_TYPE_NAMES)
+
+OBJECT_TOPIC_TYPE = TOPIC_TYPE_NAMES["object"]
 from ansible_collections.zhmc.eda.plugins.module_utils.validation import topic_name_problem
 
 EXPLICIT = "explicit"
@@ -36,6 +38,9 @@ RUNTIME = "runtime"  # added through the control socket
 PARTITION = "partition"
 LPAR = "lpar"
 _CLASS_OF_KIND = {PARTITION: "partition", LPAR: "logical-partition"}
+OS_OBJECT_CLASSES = frozenset(_CLASS_OF_KIND.values())
+# Partition (DPM) and LPAR (classic) statuses in which an OS runs.
+ACTIVE_STATUSES = frozenset(("active", "degraded", "operating", "exceptions"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +63,14 @@ class OsObject:
 
     def describe(self) -> str:
         return "%s %s (CPC %s)" % (self.cls, self.name, self.cpc_name)
+
+    @property
+    def runs_an_os(self) -> bool:
+        """True in the statuses in which an operating system runs (its console may talk)."""
+        return self.status in ACTIVE_STATUSES
+
+    def with_status(self, status: Optional[str]) -> "OsObject":
+        return dataclasses.replace(self, status=status)
 
     def event_fields(self) -> dict:
         """What events about this object carry to name it (see events.md)."""
@@ -123,6 +136,7 @@ class Subscription:
     origin: str  # CONFIG or RUNTIME
     topic_type: Optional[str] = None
     obj: Optional[OsObject] = None  # the partition/LPAR of a channel
+    emit: bool = True  # False: followed for the source's own use, its events not emitted
 
     @property
     def object_uri(self) -> Optional[str]:
@@ -143,10 +157,16 @@ class WatchList:
     """The topics and channel specs of one source, and which objects' channels are open."""
 
     def __init__(self, topics: Iterable[str] = (), topic_types: Iterable[str] = (),
-                 channel_specs: Iterable[ChannelSpec] = ()) -> None:
+                 channel_specs: Iterable[ChannelSpec] = (), follow: bool = False) -> None:
         self.topic_types: Tuple[str, ...] = tuple(topic_types)
         self.specs: List[ChannelSpec] = list(channel_specs)
+        # follow: the session's object topic is subscribed (for itself if need be) so that
+        # channels follow their partitions and LPARs through their life cycle
+        # (only for specs of the options: a source without them does not follow)
+        self.follow = follow and bool(self.specs)
         self._subs: Dict[str, Subscription] = {}
+        # objects a spec selects whose channel could not be opened (HMC reason 332), with why
+        self._unavailable: Dict[str, Tuple[OsObject, str]] = {}
         # Objects whose channel was closed on request: a config spec that matches them does
         # not open them again (after a re-logon, say).
         self._closed: Set[str] = set()
@@ -185,6 +205,34 @@ class WatchList:
     def is_closed(self, object_uri: str) -> bool:
         return object_uri in self._closed
 
+    def is_object_topic(self, topic: str) -> bool:
+        """True for the object topic of the source's own session (followed or emitted)."""
+        sub = self._subs.get(topic)
+        return sub is not None and sub.kind == SESSION and sub.topic_type == OBJECT_TOPIC_TYPE
+
+    def spec_for(self, obj: OsObject) -> Optional[ChannelSpec]:
+        """The first spec that selects the object, unless its channel was closed on request."""
+        if obj.uri in self._closed:
+            return None
+        return next((spec for spec in self.specs if spec.matches(obj)), None)
+
+    def unavailable(self) -> List[Tuple[OsObject, str]]:
+        """Objects a spec selects whose channel could not be opened, with why."""
+        return list(self._unavailable.values())
+
+    def is_unavailable(self, object_uri: str) -> bool:
+        return object_uri in self._unavailable
+
+    def summary(self) -> str:
+        """The watch list in one log line."""
+        open_ = sorted("%s (CPC %s)" % (s.obj.name, s.obj.cpc_name)
+                       for s in self.channels() if s.obj is not None)
+        waiting = sorted("%s (CPC %s): %s" % (o.name, o.cpc_name, why)
+                         for o, why in self._unavailable.values())
+        return "OS message channels open for %d: %s; unavailable for %d%s" % (
+            len(open_), ", ".join(open_) or "none", len(waiting),
+            ": " + "; ".join(waiting) if waiting else "")
+
     # ------------------------------------------------------------------ explicit topics
     def add_explicit(self, topic: str, origin: str) -> bool:
         """Add a topic by name; False if it is subscribed already."""
@@ -212,9 +260,13 @@ class WatchList:
         """
         for topic in [t for t, s in self._subs.items() if s.of_own_session]:
             del self._subs[topic]
+        self._unavailable.clear()
         items = [i for i in topics or [] if isinstance(i, dict)]
         report = SessionTopics()
-        for short in self.topic_types:
+        wanted = list(self.topic_types)
+        if self.follow and "object" not in wanted:
+            wanted.append("object")  # followed for the channels' sake, not emitted
+        for short in wanted:
             hmc_type = TOPIC_TYPE_NAMES[short]
             names = [i.get("topic-name") for i in items
                      if i.get("topic-type") == hmc_type and i.get("topic-name")]
@@ -227,7 +279,8 @@ class WatchList:
                     report.refused.append(repr(name)[:100])
                     continue
                 self._subs[name] = Subscription(topic=name, kind=SESSION, origin=CONFIG,
-                                                topic_type=hmc_type)
+                                                topic_type=hmc_type,
+                                                emit=short in self.topic_types)
         # a topic the user named that turns out to be one of this session's gets its type
         for item in items:
             name = item.get("topic-name")
@@ -240,11 +293,26 @@ class WatchList:
     def add_channel(self, obj: OsObject, topic: str, origin: str) -> None:
         """Record an open OS message channel of an object."""
         self._closed.discard(obj.uri)
+        self._unavailable.pop(obj.uri, None)
         old = self.channel_of(obj.uri)
         if old is not None and old.topic != topic:
             del self._subs[old.topic]
         self._subs[topic] = Subscription(topic=topic, kind=CHANNEL, origin=origin,
                                          topic_type=OS_TOPIC_TYPE, obj=obj)
+
+    def mark_unavailable(self, obj: OsObject, reason: str) -> bool:
+        """The object's channel could not be opened; True if that is news."""
+        old = self._unavailable.get(obj.uri)
+        self._unavailable[obj.uri] = (obj, reason)
+        return old is None or old[1] != reason
+
+    def forget_object(self, object_uri: str) -> Optional[Subscription]:
+        """The object is gone (deleted, or no spec selects it): its channel goes too."""
+        self._unavailable.pop(object_uri, None)
+        sub = self.channel_of(object_uri)
+        if sub is not None:
+            del self._subs[sub.topic]
+        return sub
 
     def add_spec(self, spec: ChannelSpec) -> None:
         if spec not in self.specs:
@@ -254,3 +322,5 @@ class WatchList:
         """Channels closed on request: no spec opens them again, their runtime specs go."""
         self.specs = [s for s in self.specs if s.object_uri not in object_uris]
         self._closed.update(object_uris)
+        for uri in object_uris:
+            self._unavailable.pop(uri, None)

@@ -14,16 +14,17 @@ import threading
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
-    HMCAuthError, HMCConnectionError)
+    HMCAuthError, HMCConnectionError, HMCError)
 from ansible_collections.zhmc.eda.plugins.module_utils.notification_errors import (
     NotificationConnectionError, NotificationJMSError, NotificationLoginError)
 
 PARTITIONS = {"PART1": "p1", "PART2": "p2"}
 CPC = "CPC1"
+CPC_URI = "/api/cpcs/c1"
 
 
 def partition_uri(name: str) -> str:
-    return "/api/partitions/" + PARTITIONS[name]
+    return "/api/partitions/" + PARTITIONS.get(name, name.lower())
 
 
 class FakeHmc:
@@ -44,6 +45,7 @@ class FakeHmc:
         self.os_messages: Dict[str, List[dict]] = collections.defaultdict(list)
         self.job_gate: Optional[threading.Event] = None  # query_job_status waits on it
         self.can_relogon = True           # the client has a password to log on again with
+        self.statuses: Dict[str, str] = {name: "active" for name in PARTITIONS}
 
     # ---- the session
     def _call(self, name: str, *args: Any) -> None:
@@ -93,14 +95,31 @@ class FakeHmc:
         return topics
 
     # ---- objects and channels
+    def list_cpcs(self, name: Optional[str] = None) -> List[dict]:
+        self._call("list_cpcs")
+        self._session()
+        return [{"object-uri": CPC_URI, "name": CPC}]
+
+    def find_cpcs(self, regex: str) -> List[dict]:
+        self._call("find_cpcs", regex)
+        return [c for c in self.list_cpcs() if re.fullmatch(regex, c["name"])]
+
     def find_partitions(self, cpc: str, name: str) -> List[dict]:
         self._call("find_partitions", cpc, name)
         self._session()
         if not re.fullmatch(cpc, CPC):
             return []
         return [{"uri": partition_uri(p), "name": p, "class": "partition", "cpc_name": CPC,
-                 "cpc_uri": "/api/cpcs/c1", "status": "active"}
-                for p in PARTITIONS if re.fullmatch(name, p)]
+                 "cpc_uri": CPC_URI, "status": status}
+                for p, status in sorted(self.statuses.items()) if re.fullmatch(name, p)]
+
+    def get_properties(self, uri: str, properties: Optional[List[str]] = None) -> dict:
+        self._call("get_properties", uri)
+        self._session()
+        for name, status in self.statuses.items():
+            if partition_uri(name) == uri:
+                return {"name": name, "status": status, "parent": CPC_URI, "class": "partition"}
+        raise HMCError(404, 1, "no such object", "GET", uri)
 
     def find_lpars(self, cpc: str, name: str) -> List[dict]:
         self._call("find_lpars", cpc, name)
@@ -110,6 +129,9 @@ class FakeHmc:
                                 ) -> Tuple[Optional[str], str]:
         self._call("open_os_message_channel", uri)
         self._session()
+        status = next((s for n, s in self.statuses.items() if partition_uri(n) == uri), None)
+        if status != "active":
+            return None, "unsupported"  # 409 reason 332: the partition is not active
         if uri in self.channels:
             return self.channels[uri], "existing"
         self.channels[uri] = "os.%d.%s" % (self.sessions, uri.rsplit("/", 1)[-1])
@@ -250,20 +272,38 @@ class FakeBroker:
                                     "class": "partition", "name": partition},
                             {"os-messages": [message]})
 
+    def object_change(self, hmc: FakeHmc, partition: str, notification_type: str,
+                      **extra: Any) -> bool:
+        """A status-change (``status=``) or inventory-change (``action=``) on the object topic."""
+        headers = {"notification-type": notification_type, "object-uri": partition_uri(partition),
+                   "class": "partition", "name": partition}
+        body = None
+        if notification_type == "status-change":
+            old = hmc.statuses.get(partition)
+            hmc.statuses[partition] = extra["status"]
+            body = {"change-reports": [{"old-status": old, "new-status": extra["status"]}]}
+        else:
+            headers["action"] = extra["action"]
+            if extra["action"] == "add":
+                hmc.statuses[partition] = extra.get("status", "active")
+            else:
+                hmc.statuses.pop(partition, None)
+        return self.publish(hmc.object_topic or "", headers, body)
+
     def error_frame(self, message: str) -> None:
         self.live.deliver(NotificationJMSError.from_frame(message, {"message": message}, ""))
 
 
 class FakeClock:
     """Time that moves only when the runtime sleeps: back-off sleeps end at once (time
-    advances by their length); sleeps of ``gate`` seconds or more (the keep-alive) wait
-    until the test calls ``open_gate()``."""
+    advances by their length); sleeps of ``gate`` seconds or more (keep-alive, resync) wait
+    until the test calls ``open_gate(seconds)`` for that length."""
 
     def __init__(self, gate: float = 1000.0) -> None:
         self.now = 1000.0
         self.gate = gate
         self.sleeps: List[float] = []
-        self._gate_open = asyncio.Event()
+        self._gates: Dict[float, asyncio.Event] = {}
 
     def monotonic(self) -> float:
         return self.now
@@ -271,13 +311,15 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         if seconds >= self.gate:
-            await self._gate_open.wait()
-            self._gate_open.clear()
+            gate = self._gates.setdefault(seconds, asyncio.Event())
+            await gate.wait()
+            gate.clear()
         self.now += seconds
         await asyncio.sleep(0)
 
-    def open_gate(self) -> None:
-        self._gate_open.set()
+    def open_gate(self, seconds: float) -> None:
+        """Let one sleep of ``seconds`` end (e.g. the keep-alive interval)."""
+        self._gates.setdefault(seconds, asyncio.Event()).set()
 
 
 class RecordingQueue:

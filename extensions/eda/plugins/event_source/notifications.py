@@ -130,6 +130,25 @@ options:
       lpar:
         description: Regular expression for LPAR names (classic CPCs).
         type: str
+  follow_os_message_channels:
+    description:
+      - 'Keep O(os_message_channels) true for as long as the source runs: it follows its session''s
+        object topic (whether or not O(topic_types) emits object events) and opens the channel
+        of a selected partition or LPAR when it is created or becomes active, re-opens it when
+        it comes back, tries again one that was unavailable (not active, HMC reason 332) at each
+        of its status changes, and drops the channel of one that is deleted; a full listing every
+        O(resync_interval) seconds catches what a lost notification hid. Each change is a C(channel)
+        status event. At start, an item whose CPC pattern matches no CPC is an error; one that
+        selects no partition or LPAR yet is a warning and a C(watch) status event.'
+      - 'False keeps the set found at start (and after each re-logon): an item that selects nothing
+        at start is then an error.'
+    type: bool
+    default: true
+  resync_interval:
+    description: Seconds between the full listings that check the followed channels against the
+      HMC (see O(follow_os_message_channels)).
+    type: float
+    default: 300
   include_refresh_messages:
     description: Ask the HMC to replay the messages it still buffers when a channel is opened.
       Replays of messages already emitted are dropped when O(dedupe_os_messages) is true.
@@ -147,6 +166,7 @@ options:
       - property-change
       - inventory-change
       - log-entry
+      - console-shutting-down
     default: []
   classes:
     description: Only emit notifications of objects of these classes (for example C(partition),

@@ -1,0 +1,170 @@
+# -*- coding: utf-8 -*-
+# Copyright: zhmc.eda contributors
+# Apache License 2.0 (see LICENSE)
+"""OS message channels that follow their partitions and LPARs through their life cycle.
+
+The follower learns from the source's own object topic (the pump hands it every
+inventory-change and status-change of a partition or LPAR) and from a periodic full
+resync (a listing, for what a lost notification hid):
+
+- a partition or LPAR that appears (inventory-change add) or changes status and that an
+  ``os_message_channels`` item selects gets its channel opened, or re-opened when it comes
+  back (the HMC answers "already open" when the session kept it);
+- one whose channel was unavailable (HMC reason 332: not active, or no OS message support)
+  is tried again at each of its status changes;
+- one that is deleted (inventory-change remove) loses its channel.
+
+Each change is made under the source's state lock, subscribed on the live connection, and
+reported: a ``channel`` status event (started, stopped, unavailable) and a log line with the
+watch list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Dict, Optional, Tuple
+
+from ansible_collections.zhmc.eda.plugins.module_utils.aio import Clock
+from ansible_collections.zhmc.eda.plugins.module_utils.channels import (
+    Changes, ChannelOpener, LiveOp, StatusFunc, publish_changes)
+from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import HMCClientError, HMCError
+from ansible_collections.zhmc.eda.plugins.module_utils.session_keeper import SessionKeeper
+from ansible_collections.zhmc.eda.plugins.module_utils.watch_list import (
+    OS_OBJECT_CLASSES, OsObject, WatchList)
+
+LOG = logging.getLogger("zhmc.eda.source")
+
+ADD = "add"
+REMOVE = "remove"
+STATUS = "status"
+
+class Follower:
+    """Reconciles the channels of single objects on notifications, and all of them now and
+    then; runs as a task of its own (``run()``)."""
+
+    def __init__(self, watch: WatchList, opener: ChannelOpener, keeper: SessionKeeper,
+                 lock: asyncio.Lock, clock: Clock, resync_interval: float,
+                 live: LiveOp, status: StatusFunc) -> None:
+        self._watch = watch
+        self._opener = opener
+        self._keeper = keeper
+        self._lock = lock
+        self._clock = clock
+        self._resync_interval = resync_interval
+        self._live = live
+        self._status = status
+        self._pending: Dict[str, Tuple[str, Optional[str]]] = {}  # uri -> (what, new status)
+        self._resync_due = False
+        self._wake = asyncio.Event()
+        self._cpc_names: Dict[str, str] = {}  # CPC uri -> name
+
+    # ------------------------------------------------------------------ input (the pump)
+    def observe(self, event: dict) -> None:
+        """An event of the source's own object topic (cheap: it only notes the object)."""
+        hmc = event.get("hmc") or {}
+        obj = hmc.get("object") or {}
+        uri = obj.get("uri")
+        if obj.get("class") not in OS_OBJECT_CLASSES or not isinstance(uri, str):
+            return
+        kind = hmc.get("notification_type")
+        if kind == "inventory-change":
+            what = REMOVE if hmc.get("inventory_action") == REMOVE else ADD
+            self._pending[uri] = (what, None)
+        elif kind == "status-change":
+            if self._pending.get(uri, ("", None))[0] != REMOVE:
+                self._pending[uri] = (STATUS, hmc.get("new_status"))
+        else:
+            return
+        self._wake.set()
+
+    def request_resync(self) -> None:
+        self._resync_due = True
+        self._wake.set()
+
+    # ------------------------------------------------------------------ the task
+    async def run(self) -> None:
+        timer = asyncio.ensure_future(self._resync_timer())
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                pending, self._pending = self._pending, {}
+                for uri, (what, status) in pending.items():
+                    await self._guarded("follow %s" % uri, self._reconcile_one(uri, what, status))
+                if self._resync_due:
+                    self._resync_due = False
+                    await self._guarded("resync the OS message channels", self._resync())
+        finally:
+            timer.cancel()
+
+    async def _resync_timer(self) -> None:
+        while True:
+            await self._clock.sleep(self._resync_interval)
+            self.request_resync()
+
+    async def _guarded(self, what: str, work: Awaitable[None]) -> None:
+        """One reconciliation; an HMC that fails it is logged, the next one may work."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except (HMCClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+            LOG.warning("could not %s: %s", what, self._keeper.mask(exc))
+
+    async def _resync(self) -> None:
+        async with self._lock:
+            changes = await self._opener.reconcile_all(initial=False)
+            await publish_changes(changes, self._watch, self._live, self._status)
+
+    async def _reconcile_one(self, uri: str, what: str, status: Optional[str]) -> None:
+        async with self._lock:
+            changes = Changes()
+            if what == REMOVE:
+                known = self._known(uri)
+                if known is not None:
+                    self._opener.forget(known, "deleted from the HMC", changes)
+            else:
+                obj = await self._resolve(uri, status)
+                if obj is None:
+                    return
+                spec = self._watch.spec_for(obj)
+                if spec is None:
+                    if self._known(uri) is not None:
+                        self._opener.forget(obj, "no os_message_channels item selects it any "
+                                                 "more", changes)
+                elif self._watch.channel_of(uri) is None or (what == STATUS and obj.runs_an_os):
+                    await self._opener.open_object(obj, spec.origin, changes)
+            await publish_changes(changes, self._watch, self._live, self._status)
+
+    def _known(self, uri: str) -> Optional[OsObject]:
+        sub = self._watch.channel_of(uri)
+        if sub is not None and sub.obj is not None:
+            return sub.obj
+        return next((obj for obj, _why in self._watch.unavailable() if obj.uri == uri), None)
+
+    async def _resolve(self, uri: str, status: Optional[str]) -> Optional[OsObject]:
+        """The object behind a notification: what the watch list knows, else the HMC."""
+        known = self._known(uri)
+        if known is not None:
+            return known.with_status(status) if status is not None else known
+        client = self._keeper.client
+        try:
+            props: Dict[str, Any] = await self._keeper.call(
+                client.get_properties, uri, ["name", "status", "parent", "class"])
+        except HMCError as exc:
+            if exc.http_status == 404:
+                return None  # gone again already
+            raise
+        cpc_uri = props.get("parent")
+        return OsObject(uri=uri, name=props.get("name"), cls=props.get("class") or "object",
+                        cpc_name=await self._cpc_name(cpc_uri), cpc_uri=cpc_uri,
+                        status=status or props.get("status"))
+
+    async def _cpc_name(self, cpc_uri: Optional[str]) -> Optional[str]:
+        if not cpc_uri:
+            return None
+        if cpc_uri not in self._cpc_names:
+            for cpc in await self._keeper.call(self._keeper.client.list_cpcs):
+                self._cpc_names[cpc["object-uri"]] = cpc.get("name")
+        return self._cpc_names.get(cpc_uri)
