@@ -434,8 +434,8 @@ class HMCClient:
     def _connection_error(self, exc, host, method, uri):
         if isinstance(self._innermost(exc), ssl.SSLCertVerificationError):
             cause = ("TLS certificate verification failed (%s); give the HMC's CA certificate "
-                     "in verify_cert, or set verify_cert to false to skip the check"
-                     % self._root_cause(exc))
+                     "in hmc_auth.ca_certs (or trust it system-wide); hmc_auth.verify: false "
+                     "skips the check, for tests only" % self._root_cause(exc))
         elif isinstance(exc, requests.exceptions.SSLError):
             cause = "TLS handshake failed (%s)" % self._root_cause(exc)
         elif isinstance(exc, requests.exceptions.ConnectTimeout):

@@ -218,7 +218,8 @@ def test_default_trust_refuses_the_simulators_certificate(hmcsim, monkeypatch):
     assert text.startswith("HMC 127.0.0.1:%d: POST /api/sessions failed: TLS certificate "
                            "verification failed (" % hmcsim.ws_port)
     assert "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text
-    assert "give the HMC's CA certificate in verify_cert" in text
+    assert "give the HMC's CA certificate in hmc_auth.ca_certs" in text  # the option, by its name
+    assert "verify_cert" not in text  # not an option anywhere
 
 
 def test_requests_ca_bundle_is_honoured_for_verify_true(hmcsim, monkeypatch):
