@@ -10,7 +10,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
 
-    # hmc_host and hmc_auth, as in ibm.ibm_zhmc (plus hmc_auth.session_credential).
+    # hmc_host and hmc_auth, as in ibm.ibm_zhmc (plus hmc_auth.session_credential, accepted).
     DOCUMENTATION = r"""
 options:
   hmc_host:
@@ -19,6 +19,8 @@ options:
         the first one that answers is used). A string that looks like a list is accepted too.
       - An entry may carry the Web Services API port as C(host:port) (C([v6addr]:port) for
         IPv6); all entries must use the same port. The default port is 6794.
+      - An entry is a DNS name, an IPv4 address or an IPv6 address (bare or in brackets), with
+        no user name, path, URL, blank or control character; anything else is refused.
       - Pass the C(hmc_host) returned by M(zhmc.eda.session) to reach the same HMC.
     type: raw
     required: true
@@ -28,8 +30,9 @@ options:
       - Either O(hmc_auth.session_id) (reuse an existing session, which the module leaves
         open), or O(hmc_auth.userid) and O(hmc_auth.password) (the module logs on and logs
         off at its end).
-      - The C(hmc_auth) returned by M(zhmc.eda.session) (or by C(ibm.ibm_zhmc.zhmc_session))
-        can be passed as it is.
+      - The C(hmc_auth) returned by M(zhmc.eda.session) or by C(ibm.ibm_zhmc.zhmc_session)
+        can be passed as it is; the one of M(zhmc.eda.session) also works in ibm.ibm_zhmc
+        modules.
     type: dict
     required: true
     suboptions:
@@ -52,7 +55,8 @@ options:
         description:
           - The session credential of O(hmc_auth.session_id), which the HMC's STOMP broker
             takes as the password. Not used by the Web Services API calls; accepted so that
-            the C(hmc_auth) of M(zhmc.eda.session) can be passed on unchanged.
+            an C(hmc_auth) written for the C(zhmc.eda.notifications) source can be passed on
+            unchanged. (ibm.ibm_zhmc modules do not accept it.)
         type: str
       ca_certs:
         description:
@@ -62,7 +66,8 @@ options:
         type: str
       verify:
         description:
-          - Verify the HMC's certificate. Switch it off only for tests.
+          - Verify the HMC's certificate. Switch it off only for tests; the module then gives a
+            warning. Null counts as true.
         type: bool
         default: true
 """
@@ -75,7 +80,12 @@ options:
       - Path of the control socket of a running C(zhmc.eda.notifications) event source (its
         C(control_socket) option). Requests go to that source, which performs them in its
         own HMC session and updates its own subscriptions.
-      - The socket is only usable by the user that runs the source (mode 0600).
+      - The socket is only usable by the user that runs the source (mode 0600), and the
+        module only talks to a source that runs as its own user (it refuses, before sending
+        anything, a socket that another user serves).
+      - Works with the ansible-rulebook command line, where C(run_playbook) runs next to the
+        source. In EDA controller activations nothing outside the activation's container
+        (job templates included) can reach the socket.
       - When no source listens on the path, the module fails with a message naming it.
     type: path
 """

@@ -12,17 +12,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import os
 import re
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlClient, ControlError
+from ansible_collections.zhmc.eda.plugins.module_utils.control_client import ControlClient
+from ansible_collections.zhmc.eda.plugins.module_utils.control_protocol import ControlError
 from ansible_collections.zhmc.eda.plugins.module_utils.errors import blank_secrets
 from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
     HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HMCClient, HMCConnectionError, HMCError)
+from ansible_collections.zhmc.eda.plugins.module_utils.validation import (
+    host_problem, object_name_problem, socket_path_problem, split_host_port)
 
 DEFAULT_HMC_PORT = 6794
-CONTROL_TIMEOUT = 60
 
 
 def hmc_auth_spec():
@@ -73,7 +76,8 @@ TARGET_REQUIRED_ONE_OF = [("partition_name", "lpar_name")]
 def parse_hmc_host(value):
     """Return (hosts, port) from `hmc_host`: one host, a list, or a string that looks like a list.
 
-    Each entry may carry a port (`host:port`, `[v6addr]:port`); all entries must agree on it.
+    Each entry is checked by validation.host_problem (a host name or IP address, optionally
+    with `:port` or as `[v6addr]:port`); all entries must agree on the port.
     Raises ValueError naming the option and the problem.
     """
     if isinstance(value, str):
@@ -85,17 +89,20 @@ def parse_hmc_host(value):
         else:
             items = [text]
     elif isinstance(value, (list, tuple)):
-        items = [str(item).strip() for item in value]
+        items = [item.strip() if isinstance(item, str) else item for item in value]
     else:
         raise ValueError("hmc_host must be a host name, an IP address or a list of them, got %s"
                          % type(value).__name__)
-    items = [item for item in items if item]
+    items = [item for item in items if item != ""]
     if not items:
         raise ValueError("hmc_host is empty: give the HMC's host name or IP address")
     hosts = []
     ports = set()
     for item in items:
-        host, port = _split_port(item)
+        problem = host_problem(item)
+        if problem:
+            raise ValueError("hmc_host entry %r: %s" % (item, problem))
+        host, port = split_host_port(item)
         hosts.append(host)
         ports.add(port)
     if len(ports) > 1:
@@ -103,26 +110,6 @@ def parse_hmc_host(value):
                          % ", ".join(str(p) for p in sorted(p or DEFAULT_HMC_PORT for p in ports)))
     port = ports.pop() or DEFAULT_HMC_PORT
     return hosts, port
-
-
-def _split_port(item):
-    if re.search(r"[\s/]", item):
-        raise ValueError("hmc_host entry %r is not a host name or IP address (give host or "
-                         "host:port, not a URL)" % item)
-    match = re.match(r"^\[([0-9a-fA-F:.]+)\](?::(\d+))?$", item)
-    if match:
-        host, port = match.group(1), match.group(2)
-    elif item.count(":") == 1:
-        host, port = item.split(":")
-    else:
-        host, port = item, None  # plain host or bare IPv6 address
-    if not host or re.search(r"[\s/]", host):
-        raise ValueError("hmc_host entry %r is not a host name or IP address" % item)
-    if port is None:
-        return host, None
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("hmc_host entry %r has an invalid port %r (1-65535)" % (item, port))
-    return host, int(port)
 
 
 def format_hmc_host(host, port):
@@ -137,10 +124,36 @@ def format_hmc_host(host, port):
 
 
 def verify_cert_from_auth(hmc_auth):
-    """`verify_cert` for HMCClient from `hmc_auth.verify` / `hmc_auth.ca_certs`."""
-    if not hmc_auth.get("verify", True):
+    """`verify_cert` for HMCClient from `hmc_auth.verify` / `hmc_auth.ca_certs`.
+
+    Only an explicit false turns verification off: null (as in the hmc_auth that
+    ibm.ibm_zhmc's zhmc_session returns after a delete) keeps the default, true.
+    """
+    if hmc_auth.get("verify") is False:
         return False
     return hmc_auth.get("ca_certs") or True
+
+
+def check_ca_certs(hmc_auth):
+    """ValueError naming hmc_auth.ca_certs when it is given (and used) but names nothing usable."""
+    ca_certs = hmc_auth.get("ca_certs")
+    if ca_certs and hmc_auth.get("verify") is not False and not (
+            os.path.isfile(ca_certs) or os.path.isdir(ca_certs)):
+        raise ValueError("hmc_auth.ca_certs: %s is neither a CA certificate file nor a "
+                         "directory of them" % ca_certs)
+
+
+UNVERIFIED_WARNING = (
+    "hmc_auth.verify is false: the HMC's TLS certificate is not checked, so anyone on the "
+    "network path can read the password or session id and forge the HMC's answers. Use it "
+    "for tests only; give the HMC's CA certificate in hmc_auth.ca_certs instead.")
+
+
+def warn_if_unverified(module):
+    """Give an Ansible warning when the module (an AnsibleModule) skips TLS verification."""
+    hmc_auth = module.params.get("hmc_auth") or {}
+    if hmc_auth.get("verify") is False:
+        module.warn(UNVERIFIED_WARNING)
 
 
 def auth_mode(hmc_auth):
@@ -171,6 +184,7 @@ def client_from_params(params, hmc_client_class=HMCClient, allow_logon=True, tim
     """
     hmc_auth = params["hmc_auth"] or {}
     hosts, port = parse_hmc_host(params["hmc_host"])
+    check_ca_certs(hmc_auth)
     mode = auth_mode(hmc_auth)
     if mode == "password" and not allow_logon:
         raise ValueError("hmc_auth must carry session_id here; userid and password are not "
@@ -202,8 +216,13 @@ def hmc_session(params, allow_logon=True):
 
 
 def control_client(params):
-    """A ControlClient for the `control_socket` option."""
-    return ControlClient(params["control_socket"], timeout=CONTROL_TIMEOUT)
+    """A ControlClient for the `control_socket` option (its timeout is the control channel's
+    own, longer than the source may take to answer: control_protocol.py)."""
+    path = params["control_socket"]
+    problem = socket_path_problem(path)
+    if problem:
+        raise ValueError("control_socket %r: %s" % (path, problem))
+    return ControlClient(path)
 
 
 def fail_without_requests(module):
@@ -263,13 +282,23 @@ def exact_regex(name):
     return "^%s$" % re.escape(name)
 
 
-def target_of(spec):
-    """(kind, name) of an OS-message target: ('partition', P) or ('lpar', L); ValueError otherwise."""
+def target_of(spec, prefix=""):
+    """(kind, name) of an OS-message target: ('partition', P) or ('lpar', L).
+
+    Raises ValueError naming the option (`prefix` + option name, e.g. "os_message_channel.")
+    for a missing or bad name (validation.object_name_problem).
+    """
     partition = spec.get("partition_name")
     lpar = spec.get("lpar_name")
     if bool(partition) == bool(lpar):
-        raise ValueError("give exactly one of partition_name (DPM CPC) or lpar_name (classic CPC)")
-    return ("partition", partition) if partition else ("lpar", lpar)
+        raise ValueError("give exactly one of %spartition_name (DPM CPC) or %slpar_name "
+                         "(classic CPC)" % (prefix, prefix))
+    kind, option = ("partition", "partition_name") if partition else ("lpar", "lpar_name")
+    for name in ("cpc_name", option):
+        problem = object_name_problem(spec.get(name))
+        if problem:
+            raise ValueError("%s%s %r: %s" % (prefix, name, spec.get(name), problem))
+    return kind, spec[option]
 
 
 def describe_target(spec):

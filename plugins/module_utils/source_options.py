@@ -25,10 +25,9 @@ from ansible_collections.zhmc.eda.plugins.module_utils.source_option_table impor
     SOURCE_OPTIONS)
 from ansible_collections.zhmc.eda.plugins.module_utils.stomp_config import (
     DEFAULT_STOMP_RT_CONFIG, StompConfigError, StompRetryTimeoutConfig)
-from ansible_collections.zhmc.eda.plugins.module_utils.validation import topic_name_problem
+from ansible_collections.zhmc.eda.plugins.module_utils.validation import (
+    MAX_SOCKET_PATH_BYTES, host_problem, topic_name_problem)
 
-# A Unix socket path (sun_path) holds at most 107 bytes plus the terminating NUL.
-MAX_SOCKET_PATH_BYTES = 107
 # A secret read from a file: more than this is not a password.
 MAX_SECRET_FILE_BYTES = 4096
 
@@ -144,6 +143,9 @@ def _hosts(name: str, value: Any) -> Tuple[str, ...]:
         if not host or any(c.isspace() for c in host):
             raise ValueError("option '%s': expected a host name without blanks, got %s"
                              % (item_name, check.got(item)))
+        problem = host_problem(host, allow_port=False)
+        if problem is not None:  # e.g. evil.com\@127.0.0.1, which requests would misread
+            raise ValueError("option '%s': %s, got %s" % (item_name, problem, check.got(item)))
         if host not in hosts:
             hosts.append(host)
     return tuple(hosts)

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Dict, List, Optional, Tuple
 
 from ansible_collections.zhmc.eda.plugins.module_utils.aio import within
 from ansible_collections.zhmc.eda.plugins.module_utils.channels import (
     EXISTING, OPENED, UNSUPPORTED, Changes, ChannelOpener, StatusFunc, publish_changes)
-from ansible_collections.zhmc.eda.plugins.module_utils.errors import ZhmcEdaError
+from ansible_collections.zhmc.eda.plugins.module_utils.control_protocol import ControlBusy
 from ansible_collections.zhmc.eda.plugins.module_utils.stream import LIVE_OP_TIMEOUT, Stream
 from ansible_collections.zhmc.eda.plugins.module_utils.watch_list import (
     RUNTIME, ChannelSpec, OsObject, WatchList)
@@ -35,20 +36,19 @@ COMMIT_SECONDS = LIVE_OP_TIMEOUT
 CHANNEL_STATUSES = (OPENED, EXISTING, UNSUPPORTED)
 
 
-class ControlBusy(ZhmcEdaError):
-    """The source could not take the request in time; nothing was changed."""
-
-
 class Deadline:
-    """Seconds left until a fixed point in (the loop's, real) time: the module that asked
-    waits in real time, whatever clock the rest of the runtime runs on."""
+    """Seconds left until a fixed point in real (``time.monotonic()``) time: the module that
+    asked waits in real time, whatever clock the rest of the runtime runs on."""
 
-    def __init__(self, seconds: float) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._end = self._loop.time() + seconds
+    def __init__(self, end: float) -> None:
+        self._end = end
+
+    @classmethod
+    def within(cls, seconds: float) -> "Deadline":
+        return cls(time.monotonic() + seconds)
 
     def left(self) -> float:
-        return self._end - self._loop.time()
+        return self._end - time.monotonic()
 
 
 class WatchCommands:

@@ -151,7 +151,7 @@ def _request(module, client):
         return response
     channel = params["os_message_channel"]
     if channel:
-        kind, name = common.target_of(channel)
+        kind, name = common.target_of(channel, prefix="os_message_channel.")
         request = {"cpc": channel["cpc_name"], kind: name, "check_mode": check_mode}
         if state == "present":
             response = client.request("open_os_message_channel", subscribe=True, **request)

@@ -103,6 +103,7 @@ def main():
     argument_spec.update(topic_types=dict(type="list", elements="str", choices=TOPIC_TYPES))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     common.fail_without_requests(module)
+    common.warn_if_unverified(module)
     common.finish(module, "list the notification topics", _list_topics)
 
 

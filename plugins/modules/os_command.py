@@ -105,6 +105,7 @@ def main():
         required_one_of=common.TARGET_REQUIRED_ONE_OF,
     )
     common.fail_without_requests(module)
+    common.warn_if_unverified(module)
     command = module.params["command"]
     if not 1 <= len(command) <= MAX_COMMAND_LENGTH:
         module.fail_json(msg="command must be 1 to %d characters long, got %d"

@@ -64,7 +64,8 @@ options:
         type: str
       session_credential:
         description:
-          - The session credential; accepted so that a M(zhmc.eda.session) result can be passed on.
+          - The session credential; accepted (not used) so that an C(hmc_auth) written for the
+            C(zhmc.eda.notifications) source can be passed on.
         type: str
       ca_certs:
         description:
@@ -72,7 +73,8 @@ options:
         type: str
       verify:
         description:
-          - Verify the HMC's certificate.
+          - Verify the HMC's certificate. Switch it off only for tests; the module then gives a
+            warning. Null counts as true.
         type: bool
         default: true
   include_refresh_messages:
@@ -267,6 +269,7 @@ def main():
     )
     if not module.params["control_socket"]:
         common.fail_without_requests(module)
+        common.warn_if_unverified(module)
     common.finish(module, "open the OS-message channel of %s" % common.describe_target(module.params), _open)
 
 

@@ -112,6 +112,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     common.fail_without_requests(module)
+    common.warn_if_unverified(module)
     common.finish(module, "list partitions and LPARs", _find)
 
 

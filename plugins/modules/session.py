@@ -14,10 +14,17 @@ short_description: Log on to or log off from the HMC and return a reusable sessi
 version_added: "0.1.0"
 description:
   - With O(state=present) and O(hmc_auth.userid) / O(hmc_auth.password), logs on to the HMC
-    and returns the new session in C(hmc_auth) form (session id and session credential) with
-    the HMC actually used (C(hmc_host)) and the session's notification topics.
-  - Later tasks reuse the session with C(hmc_host) and C(hmc_auth) taken from the result;
-    the C(zhmc.eda.notifications) event source accepts the same C(hmc_auth).
+    and returns the new session in C(hmc_auth) form with the HMC actually used (C(hmc_host)),
+    the session credential (C(session_credential)) and the session's notification topics.
+  - Later tasks reuse the session with C(hmc_host) and C(hmc_auth) taken from the result, in
+    zhmc.eda modules and in ibm.ibm_zhmc modules alike, because C(hmc_auth) has exactly the
+    keys of the result of C(ibm.ibm_zhmc.zhmc_session) (C(session_id), C(ca_certs), C(verify)).
+  - The C(zhmc.eda.notifications) event source also needs the session credential to log on
+    to the HMC's message broker with the session; give it C(hmc_auth.session_credential) from
+    C(session_credential).
+  - The C(hmc_auth) of C(ibm.ibm_zhmc.zhmc_session) works here too (as input of this and the
+    other zhmc.eda modules); it has no session credential, so it cannot serve the event
+    source.
   - With O(state=present) and O(hmc_auth.session_id), checks that the session is still valid
     and returns its topics.
   - With O(state=absent), logs the session of O(hmc_auth.session_id) off.
@@ -71,6 +78,12 @@ EXAMPLES = r"""
     cpc_name: CPC1
     partition_name: PART1
 
+- name: Use the same session in an ibm.ibm_zhmc module
+  ibm.ibm_zhmc.zhmc_cpc_list:
+    hmc_host: "{{ session.hmc_host }}"
+    hmc_auth: "{{ session.hmc_auth }}"
+  register: cpcs
+
 - name: Log off
   zhmc.eda.session:
     hmc_host: "{{ session.hmc_host }}"
@@ -85,7 +98,9 @@ hmc_host:
   type: str
   sample: "hmc1.example.com"
 hmc_auth:
-  description: The session in the form of the O(hmc_auth) option.
+  description:
+    - The session in the form of the O(hmc_auth) option, with exactly the keys that
+      C(ibm.ibm_zhmc.zhmc_session) returns, so that ibm.ibm_zhmc modules accept it too.
   returned: when O(state=present)
   type: dict
   contains:
@@ -94,11 +109,6 @@ hmc_auth:
       type: str
       returned: always
       sample: "2p5i1e4o8bg4y1iqb2yi1l7s5ab7c4nivr1pcu3xrt7bmcgbhc"
-    session_credential:
-      description: The session credential (the STOMP password of the session).
-      type: str
-      returned: always
-      sample: "x4s0kcb7ad1ep2dufb3uuxwg3jfnq6uh3aw2c0gzmusv0u3rw"
     ca_certs:
       description: O(hmc_auth.ca_certs) as given.
       type: str
@@ -109,6 +119,16 @@ hmc_auth:
       type: bool
       returned: always
       sample: true
+session_credential:
+  description:
+    - The session credential (the session's password at the HMC's message broker), for the
+      C(hmc_auth.session_credential) option of the C(zhmc.eda.notifications) event source.
+      The Web Services API, and so every module, needs only the session id.
+    - Null when the session was given by O(hmc_auth.session_id) without
+      O(hmc_auth.session_credential).
+  returned: when O(state=present)
+  type: str
+  sample: "x4s0kcb7ad1ep2dufb3uuxwg3jfnq6uh3aw2c0gzmusv0u3rw"
 topics:
   description: The names of the session's notification topics.
   returned: when O(state=present)
@@ -171,12 +191,13 @@ def _present(params):
     return dict(
         changed=False,
         hmc_host=common.format_hmc_host(client.host, common.parse_hmc_host(params["hmc_host"])[1]),
+        # the keys of ibm.ibm_zhmc's hmc_auth, no more: its modules refuse unknown ones
         hmc_auth=dict(
             session_id=client.session_id,
-            session_credential=client.session_credential or hmc_auth.get("session_credential"),
             ca_certs=hmc_auth.get("ca_certs"),
-            verify=hmc_auth.get("verify", True),
+            verify=hmc_auth.get("verify") is not False,
         ),
+        session_credential=client.session_credential or hmc_auth.get("session_credential"),
         topics=topics,
         api_version=_api_version(client),
     )
@@ -203,6 +224,7 @@ def main():
     argument_spec.update(state=dict(type="str", choices=["present", "absent"], default="present"))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     common.fail_without_requests(module)
+    common.warn_if_unverified(module)
     params = module.params
     action = "log on to the HMC" if params["state"] == "present" else "log off from the HMC"
     try:

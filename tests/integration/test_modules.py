@@ -10,6 +10,7 @@ import tempfile
 
 import pytest
 
+from tests.support.ibm_zhmc import ibm_zhmc_errors
 from tests.support.playbook import run_playbook, write_playbook
 
 pytestmark = pytest.mark.slow
@@ -84,8 +85,18 @@ def test_session_channels_topics_and_commands(hmcsim, collections_path, workdir)
         LOGON,
         task("Check the session", "zhmc.eda.session", dict(REUSE), register="again"),
         task("Keep the secrets for the test", "ansible.builtin.copy", {
-            "content": "{{ session.hmc_auth | to_json }}", "dest": workdir + "/secrets.json",
-            "mode": "0600"}),
+            "content": "{{ session.hmc_auth | combine({'session_credential': session.session_credential})"
+                       " | to_json }}", "dest": workdir + "/secrets.json", "mode": "0600"}),
+        task("Keep the session for the interop check", "ansible.builtin.copy", {
+            "content": "{{ {'hmc_host': session.hmc_host, 'hmc_auth': session.hmc_auth} | to_json }}",
+            "dest": workdir + "/session.json", "mode": "0600"}),
+        task("List topics in a session shaped by ibm.ibm_zhmc", "zhmc.eda.notification_topics_info", {
+            "hmc_host": "{{ session.hmc_host }}",
+            "hmc_auth": {"session_id": "{{ session.hmc_auth.session_id }}", "verify": True,
+                         "ca_certs": "{{ hmc_ca_certs }}"}}),
+        task("List topics without verifying the certificate", "zhmc.eda.notification_topics_info", {
+            "hmc_host": "{{ session.hmc_host }}",
+            "hmc_auth": {"session_id": "{{ session.hmc_auth.session_id }}", "verify": False}}),
         channel("Open PART1 (check mode)", "CPC1", check=True, partition_name="PART1"),
         open_channels_task("Channels after check mode"),
         channel("Open PART1", "CPC1", partition_name="PART1"),
@@ -167,6 +178,15 @@ def test_session_channels_topics_and_commands(hmcsim, collections_path, workdir)
     refused = run.result("Open with userid and password only")
     assert run.status("Open with userid and password only") == "failed" and "dead topic" in refused["msg"] and "session_id" in refused["msg"]
 
+    # sessions interoperate with ibm.ibm_zhmc both ways (tests/support/ibm_zhmc.py)
+    with open(os.path.join(workdir, "session.json")) as handle:
+        assert ibm_zhmc_errors(json.load(handle)) == []
+    assert run.status("List topics in a session shaped by ibm.ibm_zhmc") == "ok"
+    assert run.result("List topics in a session shaped by ibm.ibm_zhmc")["topics"]
+    # verify: false works, with an Ansible warning
+    assert run.status("List topics without verifying the certificate") == "ok"
+    assert "[WARNING]: hmc_auth.verify is false" in run.output
+
     # topics info
     topics = run.result("List topics")["topics"]
     types = {t["topic_type"] for t in topics}
@@ -197,6 +217,7 @@ def test_session_channels_topics_and_commands(hmcsim, collections_path, workdir)
 def test_bad_credentials_and_missing_source(hmcsim, collections_path, workdir):
     sim = hmcsim
     wrong = {"userid": "{{ hmc_userid }}", "password": "{{ wrong_password }}", "ca_certs": "{{ hmc_ca_certs }}"}
+    right = {"userid": "{{ hmc_userid }}", "password": "{{ hmc_password }}", "ca_certs": "{{ hmc_ca_certs }}"}
     tasks = [
         task("Log on with a wrong password", "zhmc.eda.session",
              {"hmc_host": "{{ hmc_host }}", "hmc_auth": wrong}, ignore_errors=True),
@@ -221,11 +242,21 @@ def test_bad_credentials_and_missing_source(hmcsim, collections_path, workdir):
              {"control_socket": "{{ missing_socket }}",
               "os_message_channel": {"cpc_name": "CPC1", "partition_name": "P", "lpar_name": "L"}},
              ignore_errors=True),
+        task("Log on to a host with a user name in it", "zhmc.eda.session",
+             {"hmc_host": "localhost\\@{{ hmc_host }}", "hmc_auth": right}, ignore_errors=True),
+        task("Subscribe a topic with a trailing newline", "zhmc.eda.notification_subscription",
+             {"control_socket": "{{ missing_socket }}", "topic": "x.audit\n"}, ignore_errors=True),
+        task("Send a command to a CPC name with a control character", "zhmc.eda.os_command",
+             {"hmc_host": "{{ hmc_host }}", "hmc_auth": right, "cpc_name": "CPC1\x07",
+              "partition_name": "PART1", "command": "echo x"}, ignore_errors=True),
+        task("Watch through a socket path with a NUL", "zhmc.eda.notification_subscription",
+             {"control_socket": "{{ missing_socket }}\x00x", "topic": "x.audit"}, ignore_errors=True),
     ]
     path = write_playbook(workdir, "play.yml", play(tasks))
     wrong_password = "Wrong-" + sim.password[::-1]
     fake_session = "f" * 32
     missing_socket = os.path.join(workdir, "no-source.sock")
+    sessions_before = set(sim.session_ids())
     run = run_playbook(collections_path, workdir, path, verbosity=3, extra_vars=hmc_vars(
         sim, wrong_password=wrong_password, fake_session=fake_session, missing_socket=missing_socket))
     assert run.rc == 0, run.output[-6000:]
@@ -239,12 +270,26 @@ def test_bad_credentials_and_missing_source(hmcsim, collections_path, workdir):
     assert run.status("Use an expired session") == "failed" and "HTTP 403 reason 5" in expired["msg"]
     untrusted = run.result("Log on without verifying against the CA")
     assert run.status("Log on without verifying against the CA") == "failed" and "certificate" in untrusted["msg"].lower()
+    assert "hmc_auth.ca_certs" in untrusted["msg"] and "verify_cert" not in untrusted["msg"]
     assert "invalid port" in run.result("Log on to a bad host value")["msg"]
     for name in ("Subscribe without a source", "Open a channel without a source"):
         result = run.result(name)
         assert run.status(name) == "failed" and missing_socket in result["msg"], result
     both = run.result("Give both partition and LPAR")
     assert run.status("Give both partition and LPAR") == "failed" and "partition_name" in both["msg"] and "lpar_name" in both["msg"]
+
+    # refused at the door, naming the option or field; nothing reached the HMC or a socket
+    for name, expected in (
+            ("Log on to a host with a user name in it", "hmc_host entry 'localhost\\\\@127.0.0.1:"),
+            ("Subscribe a topic with a trailing newline",
+             "control request field 'topic': must not contain blanks or control characters"),
+            ("Send a command to a CPC name with a control character",
+             "cpc_name 'CPC1\\x07': must not contain control characters"),
+            ("Watch through a socket path with a NUL", "must not contain a NUL character")):
+        assert run.status(name) == "failed", name
+        assert expected in run.result(name)["msg"], (name, run.result(name)["msg"])
+    assert "no-source.sock: is the" not in run.result("Subscribe a topic with a trailing newline")["msg"]
+    assert set(sim.session_ids()) == sessions_before
 
     for secret in (sim.password, wrong_password, fake_session):
         assert secret not in run.output

@@ -10,6 +10,7 @@ from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlErr
 from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import HMCConnectionError, HMCError
 
 from ansible_collections.zhmc.eda.plugins.module_utils import module_common as common
+from tests.support.ibm_zhmc import ibm_zhmc_errors, ibm_zhmc_session_result
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -137,3 +138,114 @@ def test_hmc_session_reports_an_unreachable_hmc(hmcsim):
     with pytest.raises(HMCConnectionError):
         with common.hmc_session(params):
             pass
+
+
+# --- checks at the door (issue 16.6) -------------------------------------------------------
+
+@pytest.mark.parametrize("value, problem", [
+    ("evil.com\\@127.0.0.1", "hmc_host entry 'evil.com\\\\@127.0.0.1': not a host name"),
+    ("user@hmc1", "no user name"),
+    (["hmc1", "hmc2/api"], "hmc_host entry 'hmc2/api'"),
+    ("hmc1\nevil.com", "blanks or control characters"),
+    ("[fd00::1]:0", "invalid port '0'"),
+])
+def test_parse_hmc_host_refuses_what_is_no_host(value, problem):
+    with pytest.raises(ValueError) as info:
+        common.parse_hmc_host(value)
+    assert problem in str(info.value)
+
+
+def test_parse_hmc_host_forgives_whitespace_around_a_single_value():
+    assert common.parse_hmc_host("hmc1\n") == (["hmc1"], 6794)  # a YAML block scalar adds it
+
+
+def test_verify_null_keeps_verification_on():
+    """ibm.ibm_zhmc's zhmc_session returns verify: null after a delete; null is not false."""
+    assert common.verify_cert_from_auth({"verify": None}) is True
+    assert common.verify_cert_from_auth({}) is True
+
+
+def test_ca_certs_that_name_nothing_are_refused_naming_the_option(tmp_path):
+    """Before, tls.py's text reached the user: "verify_cert: the CA file ... does not exist"."""
+    params = {"hmc_host": "hmc1", "hmc_auth": {"userid": "u", "password": "p",
+                                               "ca_certs": str(tmp_path / "nope.pem")}}
+    with pytest.raises(ValueError) as info:
+        common.client_from_params(params)
+    assert str(info.value) == ("hmc_auth.ca_certs: %s is neither a CA certificate file nor a "
+                               "directory of them" % (tmp_path / "nope.pem"))
+    params["hmc_auth"]["ca_certs"] = str(tmp_path)
+    client, _owns = common.client_from_params(params)
+    client.close()
+
+
+@pytest.mark.parametrize("spec, prefix, problem", [
+    ({"cpc_name": "CPC1\n", "partition_name": "P"}, "", "cpc_name 'CPC1\\n': must not contain control"),
+    ({"cpc_name": "C", "lpar_name": "L" * 65}, "", "lpar_name 'LLLL"),
+    ({"cpc_name": "C", "partition_name": " P"}, "os_message_channel.",
+     "os_message_channel.partition_name ' P': must not begin or end with a blank"),
+    ({"cpc_name": "C"}, "os_message_channel.", "os_message_channel.partition_name (DPM CPC) or"),
+])
+def test_target_names_are_checked_naming_the_option(spec, prefix, problem):
+    with pytest.raises(ValueError) as info:
+        common.target_of(spec, prefix=prefix)
+    assert problem in str(info.value)
+    assert common.target_of({"cpc_name": "C", "lpar_name": "L"}) == ("lpar", "L")
+
+
+def test_control_socket_with_a_nul_names_the_option():
+    with pytest.raises(ValueError, match="control_socket '/tmp/a\\\\x00b': must not contain a NUL"):
+        common.control_client({"control_socket": "/tmp/a\0b"})
+
+
+def test_warning_for_verify_false():
+    class Module:
+        def __init__(self, hmc_auth):
+            self.params = {"hmc_auth": hmc_auth}
+            self.warnings = []
+
+        def warn(self, text):
+            self.warnings.append(text)
+
+    for hmc_auth, expected in (({"verify": False}, 1), ({"verify": True}, 0), ({"verify": None}, 0),
+                               (None, 0)):
+        module = Module(hmc_auth)
+        common.warn_if_unverified(module)
+        assert len(module.warnings) == expected
+    module = Module({"verify": False})
+    common.warn_if_unverified(module)
+    assert "hmc_auth.verify is false" in module.warnings[0]
+    assert "hmc_auth.ca_certs" in module.warnings[0] and "verify_cert" not in module.warnings[0]
+
+
+# --- sessions interoperate with ibm.ibm_zhmc (issue 17.6; the spec: tests/support/ibm_zhmc.py)
+
+def test_the_ibm_zhmc_spec_mirror_is_strict():
+    """The mirror refuses what made ibm.ibm_zhmc modules fail, so the next test means something."""
+    errors = ibm_zhmc_errors({"hmc_host": "hmc1", "hmc_auth": {"session_id": "s",
+                                                               "session_credential": "c"}})
+    assert errors == ["hmc_auth.session_credential. Supported parameters include: ca_certs, "
+                      "password, session_id, userid, verify."]
+
+
+def test_our_session_result_passes_ibm_zhmc_and_theirs_passes_ours(hmcsim):
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    from ansible_collections.zhmc.eda.plugins.modules import session as session_module
+
+    params = _params(hmcsim, userid=hmcsim.userid, password=hmcsim.password)
+    ours = session_module._present(params)
+    theirs = ibm_zhmc_session_result(ours["hmc_auth"]["session_id"], hmcsim.ca_file)
+    try:
+        assert ours["session_credential"]  # beside hmc_auth, not in it
+        assert ibm_zhmc_errors({"hmc_host": ours["hmc_host"], "hmc_auth": ours["hmc_auth"]}) == []
+
+        our_spec = common.hmc_argument_spec()
+        checked = ArgumentSpecValidator(our_spec).validate({"hmc_host": ours["hmc_host"],
+                                                            "hmc_auth": theirs})
+        assert checked.error_messages == []
+        with common.hmc_session(checked.validated_parameters, allow_logon=False) as client:
+            assert client.get_notification_topics()
+        assert ours["hmc_auth"]["session_id"] in hmcsim.session_ids()  # reused, left open
+    finally:
+        closer, _owns = common.client_from_params({"hmc_host": ours["hmc_host"], "hmc_auth": theirs})
+        closer.logoff(force=True)
+    assert ours["hmc_auth"]["session_id"] not in hmcsim.session_ids()

@@ -88,7 +88,7 @@ def test_hmcsim_role_session_playbooks_and_channels(collections_path, workdir):
         with open(session_file) as handle:
             saved = yaml.safe_load(handle)
         session_id = saved["hmc_auth"]["session_id"]
-        credential = saved["hmc_auth"]["session_credential"]
+        credential = saved["session_credential"]
         assert session_id in admin(info, "session_ids")
         assert saved["hmc_host"] == hmc["hmc_host"]
 

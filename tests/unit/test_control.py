@@ -2,6 +2,7 @@
 import json
 import logging
 import os
+import select
 import shutil
 import socket
 import stat
@@ -16,7 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.zhmc.eda.plugins.module_utils.control import (
+    ANSWER_GRACE_SECONDS,
+    CLIENT_TIMEOUT_SECONDS,
+    HANDLER_BUDGET_SECONDS,
     MAX_REQUEST_BYTES,
+    ControlBusy,
     ControlClient,
     ControlError,
     ControlRequestError,
@@ -30,39 +35,47 @@ NOBODY_UID = 65534
 
 
 class RecordingHandler:
-    """Answers like a source would and records every call (thread-safe enough for tests)."""
+    """Answers like a source would and records every call (thread-safe enough for tests).
+
+    The deadline each call gets is kept apart, in `deadlines` (time left when called)."""
 
     def __init__(self):
         self.calls = []
+        self.deadlines = []
         self.fail_with = None
+        self.delay = 0.0
 
-    def _record(self, name, *args, **kwargs):
+    def _record(self, name, *args, deadline, **kwargs):
+        self.deadlines.append(deadline - time.monotonic())
         self.calls.append((name, args, kwargs))
+        time.sleep(self.delay)
         if self.fail_with is not None:
             raise self.fail_with
 
-    def list(self):
-        self._record("list")
+    def list(self, deadline):
+        self._record("list", deadline=deadline)
         return {"changed": False, "subscriptions": [
             {"topic": "hmcuser.1", "topic_type": "object-notification", "object_uri": None,
              "origin": "logon"}]}
 
-    def subscribe(self, topic, check_mode):
-        self._record("subscribe", topic, check_mode)
+    def subscribe(self, topic, check_mode, deadline):
+        self._record("subscribe", topic, check_mode, deadline=deadline)
         return {"changed": not check_mode, "subscriptions": [{"topic": topic}]}
 
-    def unsubscribe(self, topic, check_mode):
-        self._record("unsubscribe", topic, check_mode)
+    def unsubscribe(self, topic, check_mode, deadline):
+        self._record("unsubscribe", topic, check_mode, deadline=deadline)
         return {"changed": True, "subscriptions": []}
 
     def open_os_message_channel(self, cpc, partition=None, lpar=None, subscribe=True,
-                                check_mode=False):
+                                check_mode=False, *, deadline):
         self._record("open", cpc, partition=partition, lpar=lpar, subscribe=subscribe,
-                     check_mode=check_mode)
+                     check_mode=check_mode, deadline=deadline)
         return {"changed": True, "topic": "t.osm", "status": "opened"}
 
-    def close_os_message_channel(self, cpc, partition=None, lpar=None, check_mode=False):
-        self._record("close", cpc, partition=partition, lpar=lpar, check_mode=check_mode)
+    def close_os_message_channel(self, cpc, partition=None, lpar=None, check_mode=False, *,
+                                 deadline):
+        self._record("close", cpc, partition=partition, lpar=lpar, check_mode=check_mode,
+                     deadline=deadline)
         return {"changed": False}
 
 
@@ -141,7 +154,7 @@ def test_handler_exception_becomes_ok_false_and_client_raises_its_text(server):
 
 
 def test_handler_returning_a_non_dict_is_an_error(server):
-    server.handler.list = lambda: ["not", "a", "dict"]
+    server.handler.list = lambda deadline: ["not", "a", "dict"]
     with pytest.raises(ControlError, match=r"list\(\) returned list, not a dict"):
         ControlClient(server.path).request("list")
 
@@ -203,7 +216,7 @@ def test_oversized_request_is_refused(server):
 
 def test_silent_peer_times_out_and_server_stays_usable(sock_dir):
     handler = RecordingHandler()
-    with ControlServer(os.path.join(sock_dir, "c.sock"), handler, io_timeout=0.3) as srv:
+    with ControlServer(os.path.join(sock_dir, "c.sock"), handler, read_seconds=0.3) as srv:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as idle:
             idle.settimeout(5)
             idle.connect(srv.path)
@@ -337,19 +350,225 @@ def test_client_times_out_on_a_server_that_never_answers(sock_dir):
         listener.close()
 
 
-# --- another uid: file mode first, then SO_PEERCRED ----------------------------------------
+# --- hostile peers and bad values at the door (issue 16) ------------------------------------
+
+@pytest.mark.parametrize("payload, expected", [
+    ({"op": "subscribe", "topic": "hmc1.audit\n"}, "field 'topic': must not contain blanks"),
+    ({"op": "subscribe", "topic": "a b"}, "field 'topic': must not contain blanks"),
+    ({"op": "unsubscribe", "topic": "a\x01b"}, "field 'topic': must not contain blanks"),
+    ({"op": "subscribe", "topic": "t" * 257}, "field 'topic': longer than 256 characters"),
+    ({"op": "open_os_message_channel", "cpc": "CPC1\n", "partition": "P"},
+     "field 'cpc': must not contain control characters"),
+    ({"op": "open_os_message_channel", "cpc": "C", "partition": " P"},
+     "field 'partition': must not begin or end with a blank"),
+    ({"op": "close_os_message_channel", "cpc": "C", "lpar": "L" * 65},
+     "field 'lpar': longer than 64 characters"),
+])
+def test_what_the_receiver_would_refuse_is_refused_at_the_door(server, payload, expected):
+    """Issue 16.2: a topic with a blank passed, was answered ok, and later ended the rulebook."""
+    response = raw_exchange(server.path, json.dumps(payload).encode() + b"\n")
+    assert response["ok"] is False and expected in response["error"], response
+    params = dict(payload)
+    op = params.pop("op")
+    with pytest.raises(ControlRequestError, match=expected.replace("(", r"\(")):
+        ControlClient(server.path).request(op, **params)
+    assert server.handler.calls == [] and server.request_count == 0
+
+
+@pytest.mark.parametrize("payload", [
+    b"[" * 60000 + b"\n",
+    b'{"a": ' * 30000 + b"\n",
+    b'{"op": "subscribe", "topic": ' + b"[" * 900 + b"]" * 900 + b"}\n",
+    b'{"op": ' + b"[" * 990 + b"]" * 990 + b"}\n",
+])
+def test_recursion_bombs_get_a_clean_answer_and_the_server_goes_on(server, payload):
+    response = raw_exchange(server.path, payload)
+    assert response["ok"] is False
+    assert "control request" in response["error"] and len(response["error"]) < 300
+    assert server.handler.calls == []
+    assert ControlClient(server.path).request("list")["ok"] is True
+
+
+def test_trickling_peers_do_not_keep_the_channel_busy(sock_dir):
+    """16 peers sending one byte every 0.1 s: each is cut off at the total read deadline."""
+    handler = RecordingHandler()
+    answers = []
+    stop = threading.Event()
+
+    def trickle():
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(srv.path)
+            while not stop.is_set():
+                if select.select([sock], [], [], 0.1)[0]:
+                    answers.append(sock.recv(65536))
+                    return
+                try:
+                    sock.sendall(b" ")
+                except OSError:
+                    pass  # the server has answered and closed: read the answer next round
+
+    with ControlServer(os.path.join(sock_dir, "slow.sock"), handler, read_seconds=0.5) as srv:
+        peers = [threading.Thread(target=trickle) for _ in range(16)]
+        for peer in peers:
+            peer.start()
+        try:
+            time.sleep(0.2)  # all 16 slots are taken now
+            started = time.monotonic()
+            response = None
+            while time.monotonic() - started < 5:
+                try:
+                    response = ControlClient(srv.path, timeout=5).request("list")
+                    break
+                except ControlError as exc:
+                    assert exc.server_error and "busy" in str(exc)
+                    time.sleep(0.1)
+            waited = time.monotonic() - started
+        finally:
+            stop.set()
+            for peer in peers:
+                peer.join(5)
+    assert response is not None and response["ok"] is True, "the channel stayed busy"
+    assert waited < 2.0
+    assert len(answers) == 16
+    assert all(b"no complete control request line within 0.5 s" in answer for answer in answers)
+
+
+def test_nul_in_the_socket_path_is_a_clear_error(sock_dir):
+    path = os.path.join(sock_dir, "a\0b.sock")
+    with pytest.raises(ControlRequestError, match="must not contain a NUL character"):
+        ControlClient(path)
+    with pytest.raises(ControlRequestError, match="must not contain a NUL character"):
+        ControlServer(path, RecordingHandler())
+
+
+# --- the request's time line: one owner, the client outlasts the server --------------------
+
+def test_the_client_waits_longer_than_the_server_may_take(sock_dir):
+    """Issue 11.8: the module gave up after 10 s while the source could work on for 98 s."""
+    server = ControlServer(os.path.join(sock_dir, "t.sock"), RecordingHandler())
+    client = ControlClient(server.path)
+    assert client.timeout > server.read_seconds + server.handler_budget + ANSWER_GRACE_SECONDS
+    assert client.timeout == CLIENT_TIMEOUT_SECONDS
+
+
+def test_the_handler_gets_its_deadline(server):
+    ControlClient(server.path).request("subscribe", topic="a.b")
+    (time_left,) = server.handler.deadlines
+    assert HANDLER_BUDGET_SECONDS - 1 < time_left <= HANDLER_BUDGET_SECONDS
+
+
+def test_a_busy_handler_is_answered_busy_and_nothing_changed(server):
+    server.handler.fail_with = ControlBusy("the source is reconnecting to the HMC; try again")
+    with pytest.raises(ControlBusy) as info:
+        ControlClient(server.path).request("subscribe", topic="a.b")
+    assert str(info.value) == ("the source is reconnecting to the HMC; try again "
+                               "(nothing was changed)")
+    assert info.value.server_error is True
+    assert raw_exchange(server.path, b'{"op": "list"}\n') == {
+        "ok": False, "busy": True, "changed": False,
+        "error": "the source is reconnecting to the HMC; try again (nothing was changed)"}
+
+
+def test_a_handler_that_overruns_is_answered_within_the_budget(sock_dir, caplog):
+    handler = RecordingHandler()
+    handler.delay = 0.3 + ANSWER_GRACE_SECONDS + 1.0
+    with ControlServer(os.path.join(sock_dir, "o.sock"), handler, handler_budget=0.3) as srv:
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="zhmc.eda.control"):
+            with pytest.raises(ControlError, match="did not finish the subscribe request within "
+                                                   "0.3 s; it may still take effect"):
+                ControlClient(srv.path).request("subscribe", topic="a.b")
+        answered = time.monotonic() - started
+        assert 0.3 + ANSWER_GRACE_SECONDS - 0.1 < answered < 0.3 + ANSWER_GRACE_SECONDS + 0.5
+        assert any("overran its 0.3 s budget" in r.getMessage() for r in caplog.records)
+        handler.delay = 0
+        assert ControlClient(srv.path).request("list")["ok"] is True
+
+
+# --- the socket's directory: nobody else may replace the socket ------------------------------
+
+def test_a_directory_others_can_write_without_sticky_bit_is_refused(sock_dir):
+    shared = os.path.join(sock_dir, "shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o777)
+    with pytest.raises(ControlError, match=r"directory .*/shared is writable by other users "
+                                           r"\(mode 777, no sticky bit\)"):
+        ControlServer(os.path.join(shared, "c.sock"), RecordingHandler()).start()
+    os.chmod(shared, 0o770)
+    with pytest.raises(ControlError, match="mode 770, no sticky bit"):
+        ControlServer(os.path.join(shared, "c.sock"), RecordingHandler()).start()
+    assert os.listdir(shared) == []
+
+
+def test_a_sticky_shared_directory_is_used_with_a_warning(sock_dir, caplog):
+    shared = os.path.join(sock_dir, "tmp")
+    os.mkdir(shared)
+    os.chmod(shared, 0o1777)
+    with caplog.at_level(logging.WARNING, logger="zhmc.eda.control"):
+        with ControlServer(os.path.join(shared, "c.sock"), RecordingHandler()) as srv:
+            assert ControlClient(srv.path).request("list")["ok"] is True
+    assert any("is shared with other users (mode 1777)" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="zhmc.eda.control"):
+        with ControlServer(os.path.join(sock_dir, "private.sock"), RecordingHandler()):
+            pass
+    assert not caplog.records
+
+
+def test_a_directory_of_another_user_is_refused(sock_dir):
+    require(os.getuid() == 0, "root, to hand a directory to another uid")
+    theirs = os.path.join(sock_dir, "theirs")
+    os.mkdir(theirs, 0o700)
+    os.chown(theirs, NOBODY_UID, NOBODY_UID)
+    with pytest.raises(ControlError, match="directory .*/theirs belongs to uid 65534"):
+        ControlServer(os.path.join(theirs, "c.sock"), RecordingHandler()).start()
+
+
+# --- another uid: file mode first, then SO_PEERCRED, on both sides ----------------------------
 
 CHILD_SCRIPT = textwrap.dedent("""
-    import json, os, sys
-    sys.path.insert(0, sys.argv[2])
+    import json, os, socket, sys
+    sys.path.insert(0, sys.argv[3])
     from ansible_collections.zhmc.eda.plugins.module_utils.control import (
         ControlClient, ControlError)
-    try:
-        ControlClient(sys.argv[1], timeout=5).request("list")
-        print(json.dumps({"uid": os.getuid(), "result": "ok"}))
-    except ControlError as exc:
-        print(json.dumps({"uid": os.getuid(), "result": "error", "message": str(exc),
-                          "server_error": exc.server_error}))
+    mode, path = sys.argv[1], sys.argv[2]
+    if mode == "client":  # the module's client
+        try:
+            ControlClient(path, timeout=5).request("list")
+            print(json.dumps({"uid": os.getuid(), "result": "ok"}))
+        except ControlError as exc:
+            print(json.dumps({"uid": os.getuid(), "result": "error", "message": str(exc),
+                              "server_error": exc.server_error}))
+    elif mode == "raw":  # a bare peer that reads what the server says at once
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(path)
+            answer = json.loads(sock.makefile("rb").readline())
+        print(json.dumps({"uid": os.getuid(), "result": "error" if not answer["ok"] else "ok",
+                          "message": answer.get("error"), "server_error": True}))
+    else:  # "serve": a hostile server that records what it gets and forges a success
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.bind(path)
+            os.chmod(path, 0o666)
+            sock.listen(1)
+            sock.settimeout(20)
+            conn = sock.accept()[0]
+            conn.settimeout(2)
+            received = b""
+            try:
+                while True:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    received += chunk
+            except (socket.timeout, OSError):
+                pass
+            try:
+                conn.sendall(b'{"ok": true, "changed": true}\\n')
+            except OSError:
+                pass
+            conn.close()
+        print(json.dumps({"uid": os.getuid(), "received": received.decode("latin-1")}))
 """)
 
 
@@ -373,18 +592,30 @@ def python_for_nobody():
     return None
 
 
-def run_client_as_nobody(path):
-    def drop_privileges():
-        os.setgid(NOBODY_UID)
-        os.setuid(NOBODY_UID)
+def _drop_privileges():
+    os.setgid(NOBODY_UID)
+    os.setuid(NOBODY_UID)
 
+
+def start_as_nobody(mode, path):
+    """The child script in `mode` as uid 65534 (a Popen; its stdout is one JSON line)."""
+    require(os.getuid() == 0, "root, to run a peer as another uid")
     interpreter = python_for_nobody()
     require(interpreter is not None, "a Python 3 interpreter that uid 65534 may execute")
-    proc = subprocess.run(
-        [interpreter, "-c", CHILD_SCRIPT, path, paths.collections_path()],
-        preexec_fn=drop_privileges, capture_output=True, text=True, timeout=60, cwd="/", check=False)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return subprocess.Popen(
+        [interpreter, "-c", CHILD_SCRIPT, mode, path, paths.collections_path()],
+        preexec_fn=_drop_privileges, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd="/")
+
+
+def finish(proc):
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    return json.loads(stdout)
+
+
+def run_as_nobody(mode, path):
+    return finish(start_as_nobody(mode, path))
 
 
 def test_other_uid_is_refused_by_mode_then_by_peer_credentials(sock_dir, caplog):
@@ -393,7 +624,7 @@ def test_other_uid_is_refused_by_mode_then_by_peer_credentials(sock_dir, caplog)
     handler = RecordingHandler()
     with ControlServer(os.path.join(sock_dir, "uid.sock"), handler) as srv:
         # layer 1: mode 0600 -> connect() fails with EACCES for another uid
-        result = run_client_as_nobody(srv.path)
+        result = run_as_nobody("client", srv.path)
         assert result["uid"] == NOBODY_UID
         assert result["result"] == "error" and result["server_error"] is False
         assert "permission denied on the control socket %s" % srv.path in result["message"]
@@ -402,7 +633,7 @@ def test_other_uid_is_refused_by_mode_then_by_peer_credentials(sock_dir, caplog)
         # layer 2: even with the mode widened, SO_PEERCRED refuses the peer
         os.chmod(srv.path, 0o666)
         with caplog.at_level(logging.WARNING, logger="zhmc.eda.control"):
-            result = run_client_as_nobody(srv.path)
+            result = run_as_nobody("raw", srv.path)
         assert result["result"] == "error" and result["server_error"] is True
         assert result["message"] == (
             "permission denied: uid 65534 may not use the control socket %s "
@@ -411,5 +642,60 @@ def test_other_uid_is_refused_by_mode_then_by_peer_credentials(sock_dir, caplog)
         assert handler.calls == []
         assert any("refused a connection from uid 65534" in r.getMessage()
                    for r in caplog.records)
+
+        # layer 3: the other uid's client does not talk to our server either
+        result = run_as_nobody("client", srv.path)
+        assert result["result"] == "error" and result["server_error"] is False
+        assert "it is served by uid 0" in result["message"]
+        assert handler.calls == []
         # our own uid still gets through
         assert ControlClient(srv.path).request("list")["ok"] is True
+
+
+@pytest.fixture
+def nobody_socket():
+    """(path, process): a hostile server of uid 65534 listening in a directory like /tmp
+    (mode 1777, owned by root); it serves one connection and reports what it received."""
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="zeda-shared-", dir="/tmp")
+    os.chmod(directory, 0o1777)
+    path = os.path.join(directory, "control.sock")
+    try:
+        hostile = start_as_nobody("serve", path)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield path, hostile
+        if hostile.poll() is None:
+            hostile.kill()
+            hostile.wait(10)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_client_refuses_a_server_of_another_uid_before_sending(nobody_socket):
+    """Issue 16.5: another user binds the path first; the module must not trust its answers."""
+    path, hostile = nobody_socket
+    with pytest.raises(ControlError) as info:
+        ControlClient(path, timeout=5).request("subscribe", topic="hmc1.audit")
+    assert "refusing to use the control socket %s: it is served by uid 65534" % path \
+        in str(info.value)
+    assert "nothing was sent" in str(info.value)
+    assert info.value.server_error is False
+    seen = finish(hostile)
+    assert seen["uid"] == NOBODY_UID and seen["received"] == ""
+
+
+def test_another_uids_socket_is_never_removed_even_as_root(nobody_socket):
+    path, hostile = nobody_socket
+    with pytest.raises(ControlError, match="another process is listening on it .socket file of "
+                                           "uid 65534"):
+        ControlServer(path, RecordingHandler()).start()
+    assert finish(hostile)["received"] == ""  # the server's probe sent nothing either
+    # now nothing listens: a stale file of uid 65534, still not ours to remove
+    with pytest.raises(ControlError, match="a stale socket file of uid 65534 is there; it is "
+                                           "not ours to remove"):
+        ControlServer(path, RecordingHandler()).start()
+    assert stat.S_ISSOCK(os.lstat(path).st_mode)
+    assert os.lstat(path).st_uid == NOBODY_UID

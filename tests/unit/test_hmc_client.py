@@ -218,6 +218,7 @@ def test_default_trust_refuses_the_simulators_certificate(hmcsim, monkeypatch):
                            "verification failed (" % hmcsim.ws_port)
     assert "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text
     assert "give the HMC's CA certificate in hmc_auth.ca_certs (or set hmc_auth.verify: false" in text
+    assert "verify_cert" not in text  # not an option anywhere
 
 
 def test_requests_ca_bundle_is_honoured_for_verify_true(hmcsim, monkeypatch):

@@ -160,7 +160,7 @@ def test_a_control_request_for_a_stopped_partition_is_followed_like_the_options(
         h.hmc.statuses["PART3"] = "stopped"
         await h.start()
         answer = await h.source.commands.open_channel("CPC1", "partition", "PART3", True,
-                                                      False, Deadline(25))
+                                                      False, Deadline.within(25))
         assert answer["status"] == "unsupported" and answer["changed"] is False
         h.broker.object_change(h.hmc, "PART3", "status-change", status="active")
         await h.queue.wait_for(lambda ev: ("started", "PART3") in channel_events(ev))

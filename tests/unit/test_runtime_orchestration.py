@@ -229,7 +229,7 @@ def test_control_request_during_recovery_is_subscribed_by_the_reconnect():
         h.broker.down = True
         h.broker.live.lose()
         await asyncio.sleep(0.02)
-        answer = await h.source.commands.subscribe("extra", False, Deadline(25))
+        answer = await h.source.commands.subscribe("extra", False, Deadline.within(25))
         assert answer["changed"] is True
         h.broker.down = False
         await h.queue.wait_for(lambda ev: "reconnected" in states(ev))
@@ -243,10 +243,10 @@ def test_control_open_channel_that_cannot_finish_in_time_changes_nothing():
     async def scenario(h: Harness) -> None:
         await h.start()
         before = h.source.watch.public_list()
-        from ansible_collections.zhmc.eda.plugins.module_utils.watch_commands import ControlBusy
+        from ansible_collections.zhmc.eda.plugins.module_utils.control_protocol import ControlBusy
         with pytest.raises(ControlBusy):
             # 5 s left: less than the time kept back for the change itself
-            await h.source.commands.subscribe("late", False, Deadline(5))
+            await h.source.commands.subscribe("late", False, Deadline.within(5))
         assert h.source.watch.public_list() == before
         await h.stop()
 

@@ -84,3 +84,11 @@ def test_a_regex_too_deep_to_compile_is_an_option_error():
                                          "invalid regular expression"):
         parse_source_args(dict(args(password="p"), os_message_channels=[
             {"cpc": "CPC1", "partition": deep}]))
+
+
+@pytest.mark.parametrize("host", ["evil.com\\@127.0.0.1", "https://hmc1", "hmc1/api",
+                                  "user@hmc1", "hmc1:6794"])
+def test_hmc_host_is_a_host_name_or_address_only(host):
+    with pytest.raises(ValueError, match=r"option 'hmc_host\[1\]': "):
+        parse_source_args({"hmc_host": ["hmc0", host], "topic_types": ["job"],
+                           "hmc_auth": {"userid": "u", "password": "p"}})
