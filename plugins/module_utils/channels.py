@@ -43,6 +43,8 @@ class Changes:
     dropped: List[Tuple[OsObject, str, str]] = dataclasses.field(default_factory=list)
     unavailable: List[Tuple[OsObject, str]] = dataclasses.field(default_factory=list)
     unmatched: List[ChannelSpec] = dataclasses.field(default_factory=list)
+    # what the listing found, with statuses (only from reconcile_all)
+    listed: Dict[str, OsObject] = dataclasses.field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.opened or self.dropped or self.unavailable)
@@ -144,6 +146,7 @@ class ChannelOpener:
         for obj, spec in listed.values():
             if self._watch.channel_of(obj.uri) is None:
                 await self.open_object(obj, spec.origin, changes)
+        changes.listed = {uri: obj for uri, (obj, _spec) in listed.items()}
         return changes
 
     async def _nothing_selected(self, index: int, spec: ChannelSpec, initial: bool,

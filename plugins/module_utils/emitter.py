@@ -26,15 +26,19 @@ class Emitter:
     """The source's only way to the rulebook."""
 
     def __init__(self, queue: QueueLike, status_events: bool,
-                 host: Callable[[], Optional[str]]) -> None:
+                 host: Callable[[], Optional[str]],
+                 after_put: Optional[Callable[[dict], None]] = None) -> None:
         self._queue = queue
         self.status_events = status_events
         self._host = host
+        self._after_put = after_put  # the checkpoint records what ansible-rulebook took
         self.count = 0
 
     async def emit(self, event: dict) -> None:
         self.count += 1
         await self._queue.put(event)
+        if self._after_put is not None:
+            self._after_put(event)
 
     async def status(self, state: str, **details: Any) -> None:
         """An ``hmc.status`` event, when status events are on."""

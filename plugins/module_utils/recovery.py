@@ -26,8 +26,9 @@ import re
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.zhmc.eda.plugins.module_utils.aio import Clock
+from ansible_collections.zhmc.eda.plugins.module_utils.catch_up import CatchUp
 from ansible_collections.zhmc.eda.plugins.module_utils.channels import (
-    Changes, ChannelOpener, backfill, publish_changes)
+    Changes, ChannelOpener, publish_changes)
 from ansible_collections.zhmc.eda.plugins.module_utils.emitter import Emitter
 from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
     HMCAuthError, HMCConnectionError, HMCError)
@@ -40,7 +41,7 @@ from ansible_collections.zhmc.eda.plugins.module_utils.session_keeper import Ses
 from ansible_collections.zhmc.eda.plugins.module_utils.source_errors import (
     SESSION_NOT_RENEWABLE, SourceAuthError, SourceConfigError, SourceStartError)
 from ansible_collections.zhmc.eda.plugins.module_utils.stream import Stream
-from ansible_collections.zhmc.eda.plugins.module_utils.watch_list import WatchList
+from ansible_collections.zhmc.eda.plugins.module_utils.watch_list import OsObject, WatchList
 
 LOG = logging.getLogger("zhmc.eda.source")
 
@@ -80,6 +81,7 @@ class _Needs:
     rebuild: bool = False
     topics: Optional[List[dict]] = None  # of the current session, when just read
     relogged: bool = False  # a new session came up during this recovery
+    listed: Optional[Dict[str, OsObject]] = None  # what the rebuild listed, with statuses
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,9 +99,7 @@ class Recovery:
     def __init__(self, *, keeper: Optional[SessionKeeper], opener: Optional[ChannelOpener],
                  watch: WatchList, stream: Stream, pump: Pump, emitter: Emitter,
                  broker_logon: BrokerLogon, backoff: Backoff, start_backoff: Backoff,
-                 clock: Clock, mask: Callable[[object], str], lock: asyncio.Lock,
-                 backfill_enabled: bool,
-                 split_os_messages: bool) -> None:
+                 clock: Clock, mask: Callable[[object], str], lock: asyncio.Lock) -> None:
         self._keeper = keeper
         self._opener = opener
         self._watch = watch
@@ -113,11 +113,11 @@ class Recovery:
         self._clock = clock
         self._mask = mask
         self._lock = lock  # held during each attempt (not its back-off): control waits
-        self._backfill = backfill_enabled
-        self._split = split_os_messages
         self._ratelog = RateLimitedLog(LOG)
         self.built_generation = 0  # the session generation the watch list's topics are for
         self.start_report = Changes()  # what the first rebuild found, told once connected
+        self.start_listing: Optional[Dict[str, OsObject]] = None
+        self.catch_up: Optional[CatchUp] = None  # resync and backfill once reconnected
         self.connected_at = 0.0
 
     # ------------------------------------------------------------------ facts
@@ -206,9 +206,8 @@ class Recovery:
         if needs.relogged:
             await self._emitter.status("relogon", topics=self._watch.topic_names())
         await self._emitter.status("reconnected", topics=self._watch.topic_names())
-        if self._keeper is not None and self._backfill:
-            await backfill(self._keeper, self._watch, self._pump.last_os_sequence,
-                           self._pump.emit_backfill, self.host, self._split)
+        if self.catch_up is not None:
+            await self.catch_up.after_gap(needs.listed, initial=False)
 
     # ------------------------------------------------------------------ the steps
     def _first_step(self, needs: _Needs) -> Step:
@@ -285,8 +284,10 @@ class Recovery:
         changes.opened = [(o, t) for o, t in changes.opened
                           if o.uri not in before and not initial]
         changes.unavailable = [(o, r) for o, r in changes.unavailable if o.uri not in before]
+        needs.listed = changes.listed
         if initial:
             self.start_report = changes
+            self.start_listing = changes.listed
         else:
             await publish_changes(changes, self._watch, None, self._emitter.status)
         needs.rebuild = False

@@ -55,6 +55,8 @@ class HmcClientLike(Protocol):
 
     def get_notification_topics(self) -> List[dict]: ...
 
+    def query_api_version(self) -> Dict[str, Any]: ...
+
     def list_cpcs(self, name: Optional[str] = None) -> List[dict]: ...
 
     def find_cpcs(self, name_regex: str) -> List[dict]: ...
@@ -108,6 +110,7 @@ class SessionKeeper:
         self.can_renew = can_renew
         self.call_timeout = call_timeout
         self.generation = 0
+        self.hmc_name: Optional[str] = None  # the HMC's own name (Query API Version)
         self._report = report
         self._secrets = secrets
         self._relogons_seen = 0
@@ -160,8 +163,18 @@ class SessionKeeper:
             topics = await self.call(self.client.get_notification_topics)
             if self.generation == 0:
                 self._new_generation("session handed in")
+            await self._learn_name()
             return topics
         return await self.renew()
+
+    async def _learn_name(self) -> None:
+        """The name of the HMC in use (its OS message numbers are its own)."""
+        try:
+            version = await self.call(self.client.query_api_version)
+            self.hmc_name = (version or {}).get("hmc-name") or self.client.host
+        except (HMCClientError, asyncio.TimeoutError) as exc:
+            LOG.debug("Query API Version: %s", self.mask(exc))
+            self.hmc_name = self.client.host
 
     async def renew(self) -> List[dict]:
         """Log off what is left of the old session, log on anew. Returns the new topics."""
@@ -171,6 +184,7 @@ class SessionKeeper:
             await self._logoff_quietly(10.0)
         await self.call(self.client.logon)
         self._new_generation("logged on")
+        await self._learn_name()
         return await self.call(self.client.get_notification_topics)
 
     async def topics(self) -> Tuple[List[dict], bool]:

@@ -173,6 +173,21 @@ Timeouts, retries, back-off and heart-beats of the broker connection. Missing ke
 defaults. The back-off applies to every recovery, forever.""", default={}, suboptions={
         name: _spec(type_name, text, default=getattr(DEFAULT_STOMP_RT_CONFIG, name))
         for name, (type_name, text) in _STOMP_RT.items()}),
+    "checkpoint_file": _spec("path", """
+Path of a file in which the source records, as it goes, what it has emitted: per partition or
+LPAR the last OS message, and the last known status of every watched object (a second file,
+PATH.journal, holds what was recorded since the last snapshot). Its directory must exist and
+be writable.
+
+Started again with the same file (after a kill, a crash, a restart of the activation), the
+source drops the OS messages it emitted before (the HMC replays its buffer when a channel is
+opened), fetches those it missed, and emits a status-change event with C(hmc.resync: true)
+for every watched partition or LPAR whose status changed meanwhile. A file that was written
+by another version, or that is corrupt, is reported and the source starts without it; OS
+message positions of another HMC are not used.
+
+In EDA controller the activation's file system is gone with its container: put the file on a
+volume (see the documentation)."""),
     "control_socket": _spec("path", """
 Path of a Unix socket (mode 0600, only the user running the source may connect) through which
 the zhmc.eda.notification_subscription and zhmc.eda.os_message_channel modules change the

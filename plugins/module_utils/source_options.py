@@ -91,6 +91,7 @@ class SourceOptions:
     job_status: bool = True
     status_events: bool = False
     stomp_retry_timeout_config: StompRetryTimeoutConfig = DEFAULT_STOMP_RT_CONFIG
+    checkpoint_file: Optional[str] = None
     control_socket: Optional[str] = None
     keepalive_interval: float = 300.0
     max_pending: int = DEFAULT_MAX_PENDING
@@ -272,6 +273,22 @@ def _control_socket(name: str, value: Any) -> str:
     return path
 
 
+def _checkpoint_file(name: str, value: Any) -> str:
+    text = check.text(name, value)
+    if "\0" in text:
+        raise ValueError("option '%s': the path contains a NUL character" % name)
+    path = os.path.abspath(os.path.expanduser(text))
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        raise ValueError("option '%s': directory %r does not exist" % (name, directory))
+    if os.path.isdir(path):
+        raise ValueError("option '%s': %r is a directory; give the path of a file"
+                         % (name, path))
+    if not os.access(directory, os.W_OK):
+        raise ValueError("option '%s': directory %r is not writable" % (name, directory))
+    return path
+
+
 def _topics(name: str, value: Any) -> Tuple[str, ...]:
     """Topic names; "/topic/NAME" (the STOMP destination) and "NAME" mean the same topic."""
     topics = []
@@ -292,6 +309,7 @@ _SPECIAL: Dict[str, Callable[[str, Any], Any]] = {
     "os_message_channels": _channels,
     "stomp_retry_timeout_config": _stomp_rt,
     "control_socket": _control_socket,
+    "checkpoint_file": _checkpoint_file,
     "topics": _topics,
 }
 

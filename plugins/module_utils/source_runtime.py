@@ -29,6 +29,7 @@ from typing import Callable, List, Optional
 from ansible_collections.zhmc.eda.plugins.module_utils import events as events_mod
 from ansible_collections.zhmc.eda.plugins.module_utils.aio import (
     SYSTEM_CLOCK, Clock, run_blocking, within)
+from ansible_collections.zhmc.eda.plugins.module_utils.catch_up import CatchUp
 from ansible_collections.zhmc.eda.plugins.module_utils.channels import (
     ChannelOpener, publish_changes)
 from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlServer
@@ -43,6 +44,7 @@ from ansible_collections.zhmc.eda.plugins.module_utils.pacing import Backoff
 from ansible_collections.zhmc.eda.plugins.module_utils.pump import Pump
 from ansible_collections.zhmc.eda.plugins.module_utils.receiver import NotificationReceiver
 from ansible_collections.zhmc.eda.plugins.module_utils.recovery import BrokerLogon, Loss, Recovery
+from ansible_collections.zhmc.eda.plugins.module_utils.resume import Resume, selector_of
 from ansible_collections.zhmc.eda.plugins.module_utils.session_keeper import (
     HmcClientLike, SessionExpired, SessionFatal, SessionKeeper, SessionRenewed, SessionSignal)
 from ansible_collections.zhmc.eda.plugins.module_utils.source_control import ControlHandler
@@ -110,7 +112,10 @@ class Source:
         self.stream = Stream(deps.receiver_factory, StreamSettings(
             port=options.stomp_port, rt_config=options.stomp_retry_timeout_config,
             verify_cert=verify_cert, max_pending=options.max_pending), self.mask)
-        self.emitter = Emitter(queue, options.status_events, lambda: self.recovery.host)
+        self.resume = Resume(options.checkpoint_file, selector_of(
+            options.topics, options.topic_types, options.os_message_channels))
+        self.emitter = Emitter(queue, options.status_events, lambda: self.recovery.host,
+                               after_put=self.resume.emitted)
         self.jobs = (JobStatusLookup(self.keeper, self.emitter)
                      if self.keeper is not None and options.job_status else None)
         self.pump = Pump(self.emitter, self.watch,
@@ -130,9 +135,13 @@ class Source:
             broker_logon=BrokerLogon(tuple(options.hmc_host), auth.userid or "",
                                      auth.password or ""),
             backoff=Backoff.from_config(rt_config), start_backoff=Backoff.from_config(rt_config),
-            clock=self._clock, mask=self.mask, lock=self.lock,
-            backfill_enabled=options.backfill_os_messages,
-            split_os_messages=options.split_os_messages)
+            clock=self._clock, mask=self.mask, lock=self.lock)
+        if self.keeper is not None and self.opener is not None:
+            self.recovery.catch_up = CatchUp(
+                keeper=self.keeper, opener=self.opener, watch=self.watch, stream=self.stream,
+                pump=self.pump, emitter=self.emitter, resume=self.resume, lock=self.lock,
+                host=lambda: self.recovery.host, backfill_enabled=options.backfill_os_messages,
+                split_os_messages=options.split_os_messages)
         self.commands = WatchCommands(self.watch, self.stream, self.opener, self.lock,
                                       self.emitter.status)
         self.follower: Optional[Follower] = None
@@ -152,9 +161,11 @@ class Source:
     async def run(self, on_started: Optional[Callable[[], None]] = None) -> None:
         options = self._options
         try:
+            self.resume.load()
             retries = options.stomp_retry_timeout_config.connect_retries
             await self.recovery.start(None if retries is not None and retries < 0
                                       else 1 + (retries or 0))
+            self.resume.seed_dedupe(self.pump.deduper, self._hmc_name())
             await self._start_control()
             # This line tells users (and tests) that events flow from now on.
             LOG.info("zhmc.eda.notifications connected to %s:%s, subscribed to %d topic(s): "
@@ -167,6 +178,8 @@ class Source:
             await self.emitter.status("connected", topics=self.watch.topic_names())
             await publish_changes(self.recovery.start_report, self.watch, None,
                                   self.emitter.status)
+            if self.recovery.catch_up is not None:
+                await self.recovery.catch_up.after_gap(self.recovery.start_listing, initial=True)
             if self.keeper is not None:
                 self._tasks.append(asyncio.ensure_future(
                     self.keeper.keep_alive(options.keepalive_interval, self._clock)))
@@ -215,8 +228,15 @@ class Source:
         self._signals.append(signal)
         self.stream.wake()
 
+    def _hmc_name(self) -> str:
+        """Whose OS message numbers the dedupe holds (the checkpoint keeps them per HMC)."""
+        if self.keeper is not None and self.keeper.hmc_name:
+            return self.keeper.hmc_name
+        return self.recovery.host
+
     def _observe(self, event: dict) -> None:
         """Every event of the session's own object topic (the pump calls this)."""
+        self.resume.book.observe(event)
         if event["hmc"].get("notification_type") == "console-shutting-down":
             # the HMC goes down (restart, shutdown): do not wait for the heart-beats to tell
             self._shutdown_announced = "the HMC announced that it shuts down"
@@ -274,6 +294,7 @@ class Source:
             task.cancel()
         if self.jobs is not None:
             self.jobs.close()
+        self.resume.close()
         control, self._control = self._control, None
         steps = [self.stream.close(timeout=left(0.6))]
         if control is not None:

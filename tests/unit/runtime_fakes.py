@@ -46,6 +46,7 @@ class FakeHmc:
         self.job_gate: Optional[threading.Event] = None  # query_job_status waits on it
         self.can_relogon = True           # the client has a password to log on again with
         self.statuses: Dict[str, str] = {name: "active" for name in PARTITIONS}
+        self.name = "HMC1"
 
     # ---- the session
     def _call(self, name: str, *args: Any) -> None:
@@ -74,6 +75,10 @@ class FakeHmc:
         self._call("logon")
         self._new_session()
         return self.session_id or ""
+
+    def query_api_version(self) -> dict:
+        self._call("query_api_version")
+        return {"api-major-version": 4, "api-minor-version": 40, "hmc-name": self.name}
 
     def logoff(self, force: bool = False) -> None:
         self.calls.append(("logoff", ()))

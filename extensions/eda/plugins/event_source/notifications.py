@@ -249,6 +249,21 @@ options:
           as lost; a silent broker is detected within receive cycle x (1 + this) + 1 seconds.
         type: float
         default: 1.0
+  checkpoint_file:
+    description:
+      - 'Path of a file in which the source records, as it goes, what it has emitted: per partition
+        or LPAR the last OS message, and the last known status of every watched object (a second
+        file, PATH.journal, holds what was recorded since the last snapshot). Its directory must
+        exist and be writable.'
+      - 'Started again with the same file (after a kill, a crash, a restart of the activation),
+        the source drops the OS messages it emitted before (the HMC replays its buffer when a
+        channel is opened), fetches those it missed, and emits a status-change event with C(hmc.resync:
+        true) for every watched partition or LPAR whose status changed meanwhile. A file that
+        was written by another version, or that is corrupt, is reported and the source starts
+        without it; OS message positions of another HMC are not used.'
+      - 'In EDA controller the activation''s file system is gone with its container: put the file
+        on a volume (see the documentation).'
+    type: path
   control_socket:
     description:
       - Path of a Unix socket (mode 0600, only the user running the source may connect) through
