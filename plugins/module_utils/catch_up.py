@@ -63,7 +63,7 @@ class CatchUp:
                 listed = changes.listed
             await self._resync(listed)
             if self._backfill and (not initial or self._resume.has_positions):
-                await backfill(self._keeper, self._watch, self._pump.last_os_sequence,
+                await backfill(self._keeper, self._watch, self._pump.backfill_from,
                                self._pump.emit_backfill, self._host(), self._split)
         except (HMCClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
             LOG.warning("could not catch up after the gap in the stream (the next resync "

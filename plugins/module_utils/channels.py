@@ -194,21 +194,21 @@ EmitFunc = Callable[[List[dict]], Awaitable[int]]
 
 
 async def backfill(keeper: SessionKeeper, watch: WatchList,
-                   last_sequence: Callable[[str], Optional[int]], emit: EmitFunc,
+                   start_of: Callable[[str], Optional[int]], emit: EmitFunc,
                    host: Optional[str], split_os_messages: bool) -> None:
     """Emit the OS messages each channel missed while the stream was down.
 
-    ``last_sequence(uri)`` is the last sequence number emitted for an object (None: nothing
-    emitted yet, nothing to catch up); ``emit(events)`` hands the events on (it filters and
+    ``start_of(uri)`` is the sequence number to fetch from (None: nothing emitted yet,
+    nothing to catch up); ``emit(events)`` hands the events on (it filters and
     deduplicates, and returns how many went out).
     """
     for sub in watch.channels():
         obj = sub.obj
-        last = last_sequence(obj.uri) if obj is not None else None
-        if obj is None or last is None:
+        begin = start_of(obj.uri) if obj is not None else None
+        if obj is None or begin is None:
             continue
         try:
-            messages = await keeper.call(keeper.client.list_os_messages, obj.uri, begin=last + 1)
+            messages = await keeper.call(keeper.client.list_os_messages, obj.uri, begin=begin)
         except (HMCClientError, ValueError, asyncio.TimeoutError) as exc:
             LOG.warning("could not backfill OS messages of %s: %s", obj.describe(), keeper.mask(exc))
             continue

@@ -150,11 +150,12 @@ class HMCSession:
         return [self._password, self._session_id, self._session_credential]
 
     # ---------------------------------------------------------------- session
-    def logon(self) -> str:
+    def logon(self, avoid: Optional[str] = None) -> str:
         """Log on (POST /api/sessions) to the first reachable HMC; returns the session id.
 
-        A connection failure moves on to the next HMC; an HMC's refusal (wrong password)
-        is raised at once as `HMCAuthError`.
+        The HMC in use is tried first, then the list in order; ``avoid`` (an HMC that
+        stopped answering) is tried last. A connection failure moves on to the next HMC; an
+        HMC's refusal (wrong password) is raised at once as `HMCAuthError`.
         """
         if self._password is None:
             raise HMCAuthError(
@@ -162,11 +163,14 @@ class HMCSession:
                 "with only a session id cannot log on); pass userid and password",
                 "POST", LOGON_URI)
         with self._lock:
-            # Prefer the HMC in use, then the list in order.
+            # Prefer the HMC in use, then the list in order; the one to avoid last.
             order = list(self.hosts)
             if self._host in order:
                 order.remove(self._host)
                 order.insert(0, self._host)
+            if avoid in order:
+                order.remove(avoid)
+                order.append(avoid)
             failures = []
             for host in order:
                 try:

@@ -14,6 +14,7 @@ import logging
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from ansible_collections.zhmc.eda.plugins.module_utils import events as events_mod
+from ansible_collections.zhmc.eda.plugins.module_utils.dedupe import OsMessageDedupe
 from ansible_collections.zhmc.eda.plugins.module_utils.emitter import Emitter
 from ansible_collections.zhmc.eda.plugins.module_utils.job_status import JobStatusLookup
 from ansible_collections.zhmc.eda.plugins.module_utils.watch_list import WatchList
@@ -34,8 +35,7 @@ class Pump:
         self._emitter = emitter
         self._watch = watch
         self._filter = event_filter
-        self.deduper: Optional[events_mod.OsMessageDeduper] = (
-            events_mod.OsMessageDeduper() if dedupe else None)
+        self.dedupe: Optional[OsMessageDedupe] = OsMessageDedupe() if dedupe else None
         self._split = split_os_messages
         self._jobs = jobs
         self._host = host
@@ -89,11 +89,11 @@ class Pump:
         """The options' filters, then OS-message dedupe (which records what passes)."""
         if not self._filter.accepts(event):
             return False
-        return self.deduper is None or not _is_duplicate(self.deduper, event)
+        return self.dedupe is None or not _is_duplicate(self.dedupe, event)
 
-    def last_os_sequence(self, object_uri: str) -> Optional[int]:
-        """The last OS message sequence number emitted for an object (for backfill)."""
-        return self.deduper.last(object_uri) if self.deduper is not None else None
+    def backfill_from(self, object_uri: str) -> Optional[int]:
+        """The sequence number a backfill of the object starts at (None: no backfill)."""
+        return self.dedupe.backfill_from(object_uri) if self.dedupe is not None else None
 
     def _gap(self, topic: str, own_session: bool, headers: dict) -> Optional[dict]:
         """Gap details when session-sequence-nr skipped numbers on a subscribed topic.
@@ -125,19 +125,18 @@ def _topic_of(headers: dict) -> str:
     return topic[len("/topic/"):] if topic.startswith("/topic/") else topic
 
 
-def _is_duplicate(deduper: events_mod.OsMessageDeduper, event: dict) -> bool:
+def _is_duplicate(dedupe: OsMessageDedupe, event: dict) -> bool:
     """True for an OS message emitted before (refresh replay, backfill overlap).
 
     Without split_os_messages an event carries several messages: it is a duplicate only
     when all of them were emitted before (a partly new one is kept whole).
     """
     hmc = event["hmc"]
-    if hmc.get("os_message"):
-        return not deduper.is_new_event(event)
-    messages = hmc.get("os_messages")
+    single = hmc.get("os_message")
+    messages = [single] if single else hmc.get("os_messages")
     if not messages:
         return False
     uri = (hmc.get("object") or {}).get("uri")
-    fresh = [deduper.is_new(uri, m.get("sequence_number"), m.get("timestamp"))
+    fresh = [dedupe.is_new(uri, m.get("sequence_number"), m.get("timestamp"), m.get("text"))
              for m in messages]
     return not any(fresh)

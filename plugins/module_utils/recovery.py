@@ -78,6 +78,7 @@ class _Needs:
     """What the next attempt has to do, learned by earlier ones."""
 
     logon: bool = False
+    fail_over: bool = False  # log on to another HMC: the one in use does not answer
     rebuild: bool = False
     topics: Optional[List[dict]] = None  # of the current session, when just read
     relogged: bool = False  # a new session came up during this recovery
@@ -118,6 +119,8 @@ class Recovery:
         self.start_report = Changes()  # what the first rebuild found, told once connected
         self.start_listing: Optional[Dict[str, OsObject]] = None
         self.catch_up: Optional[CatchUp] = None  # resync and backfill once reconnected
+        # told when a logon lands on another HMC (it numbers OS messages its own way)
+        self.on_new_hmc: Optional[Callable[[str], None]] = None
         self.connected_at = 0.0
 
     # ------------------------------------------------------------------ facts
@@ -204,7 +207,8 @@ class Recovery:
                           self.host, self._stream.port, len(self._watch),
                           ", new HMC session" if needs.relogged else "")
         if needs.relogged:
-            await self._emitter.status("relogon", topics=self._watch.topic_names())
+            await self._emitter.status("relogon", topics=self._watch.topic_names(),
+                                       hmc=self.host)
         await self._emitter.status("reconnected", topics=self._watch.topic_names())
         if self.catch_up is not None:
             await self.catch_up.after_gap(needs.listed, initial=False)
@@ -236,6 +240,11 @@ class Recovery:
             needs.logon = True
             return Step.LOGON
         except (HMCConnectionError, asyncio.TimeoutError) as exc:
+            if keeper.can_fail_over:
+                LOG.warning("HMC %s does not answer (%s); logging on to another HMC",
+                            keeper.host, self._mask(exc))
+                needs.logon = needs.fail_over = True
+                return Step.LOGON
             # the broker may be back before the WS API: try the session we have
             self._ratelog.log(logging.WARNING, ("session check", type(exc).__name__),
                               "could not check the HMC session (%s); reconnecting with the "
@@ -257,14 +266,23 @@ class Recovery:
 
     async def _logon(self, needs: _Needs, initial: bool) -> Step:
         keeper, _opener = self._ws()
+        hmc_before = keeper.hmc_name
         try:
-            needs.topics = await (keeper.open() if initial else keeper.renew())
+            if initial:
+                needs.topics = await keeper.open()
+            elif needs.fail_over:
+                needs.topics = await keeper.fail_over()
+            else:
+                needs.topics = await keeper.renew()
         except HMCAuthError:
             if not initial and not keeper.can_renew:
                 raise SourceAuthError(SESSION_NOT_RENEWABLE) from None
             raise
-        needs.logon = False
+        needs.logon = needs.fail_over = False
         needs.relogged = not initial
+        if hmc_before is not None and keeper.hmc_name != hmc_before \
+                and self.on_new_hmc is not None:
+            self.on_new_hmc(keeper.hmc_name or "")
         return Step.REBUILD
 
     async def _rebuild(self, needs: _Needs, initial: bool) -> Step:

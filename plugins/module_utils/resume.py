@@ -19,6 +19,7 @@ from typing import Any, Dict, Optional
 
 from ansible_collections.zhmc.eda.plugins.module_utils import events as events_mod
 from ansible_collections.zhmc.eda.plugins.module_utils.checkpoint import CheckpointStore
+from ansible_collections.zhmc.eda.plugins.module_utils.dedupe import OsMessageDedupe, fingerprint
 from ansible_collections.zhmc.eda.plugins.module_utils.resync import KnownStatus, StatusBook
 
 LOG = logging.getLogger("zhmc.eda.source")
@@ -29,15 +30,6 @@ def selector_of(topics: Any, topic_types: Any, channels: Any) -> str:
     text = json.dumps({"topics": list(topics), "topic_types": list(topic_types),
                        "os_message_channels": [dict(c) for c in channels]}, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def fingerprint(object_id: str, message: Dict[str, Any]) -> Optional[str]:
-    """What recognises one OS message whatever HMC presents it: the OS's timestamp and text
-    (None when the OS gave no timestamp: then nothing can tell two alike messages apart)."""
-    if message.get("timestamp") is None:
-        return None
-    text = "%s|%s|%s" % (object_id, message["timestamp"], message.get("text"))
-    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:24]
 
 
 class Resume:
@@ -71,20 +63,26 @@ class Resume:
     def has_positions(self) -> bool:
         return self.store is not None and bool(self.store.state.positions)
 
-    def seed_dedupe(self, deduper: Optional[events_mod.OsMessageDeduper], hmc_name: str) -> int:
-        """Tell the dedupe what this HMC's messages were emitted already; returns how many
-        objects it knows. Positions of another HMC are not used: it numbers its own."""
+    def seed_dedupe(self, dedupe: Optional[OsMessageDedupe], hmc_name: str) -> None:
+        """Tell the dedupe what was emitted: by sequence number what this HMC numbered, by
+        time what other HMCs did (they number their own)."""
         self.hmc_name = hmc_name
-        if self.store is None or deduper is None:
-            return 0
-        positions = self.store.state.positions.get(hmc_name, {})
-        for object_id, position in positions.items():
-            deduper.is_new(object_id, position.sequence_number, position.timestamp)
-        others = [name for name in self.store.state.positions if name != hmc_name]
-        if others and not positions:
-            LOG.warning("checkpoint: its OS message positions are from %s, not from %s, which "
-                        "numbers its messages itself; not used", ", ".join(others), hmc_name)
-        return len(positions)
+        if self.store is None or dedupe is None:
+            return
+        state = self.store.state
+        own = state.positions.get(hmc_name, {})
+        for object_id, position in own.items():
+            dedupe.seed(object_id, position.sequence_number, position.timestamp,
+                        state.fingerprints.get(object_id, ()))
+        others = [name for name in state.positions if name != hmc_name]
+        for name in others:
+            for object_id, position in state.positions[name].items():
+                if object_id not in own:
+                    dedupe.seed(object_id, None, position.timestamp,
+                                state.fingerprints.get(object_id, ()))
+        if others:
+            LOG.info("checkpoint: OS messages emitted through %s are recognised by their "
+                     "time (HMC %s numbers its messages itself)", ", ".join(others), hmc_name)
 
     # ------------------------------------------------------------------ while running
     def emitted(self, event: dict) -> None:
@@ -103,9 +101,10 @@ class Resume:
         if object_id is None:
             return
         try:
-            self.store.record_message(self.hmc_name or str(hmc.get("host")), object_id,
-                                      message["sequence_number"], message.get("timestamp"),
-                                      fingerprint(object_id, message))
+            self.store.record_message(
+                self.hmc_name or str(hmc.get("host")), object_id, message["sequence_number"],
+                message.get("timestamp"),
+                fingerprint(object_id, message.get("timestamp"), message.get("text")))
         except OSError as exc:
             self._write_failed(exc)
 

@@ -49,7 +49,7 @@ class HmcClientLike(Protocol):
     @property
     def relogon_count(self) -> int: ...
 
-    def logon(self) -> Any: ...
+    def logon(self, avoid: Optional[str] = None) -> Any: ...
 
     def logoff(self, force: bool = False) -> None: ...
 
@@ -184,6 +184,21 @@ class SessionKeeper:
             await self._logoff_quietly(10.0)
         await self.call(self.client.logon)
         self._new_generation("logged on")
+        await self._learn_name()
+        return await self.call(self.client.get_notification_topics)
+
+    @property
+    def can_fail_over(self) -> bool:
+        """True with several HMCs to log on to (and a password to log on with)."""
+        return self.can_renew and len(getattr(self.client, "hosts", ())) > 1
+
+    async def fail_over(self) -> List[dict]:
+        """The HMC in use stopped answering: log on to another of the redundant HMCs (the
+        old one last). Returns the new session's topics."""
+        dead = self.client.host
+        await self.call(self.client.logon, avoid=dead)
+        self._new_generation("logged on to %s%s" % (
+            self.client.host, " instead of %s" % dead if dead != self.client.host else ""))
         await self._learn_name()
         return await self.call(self.client.get_notification_topics)
 

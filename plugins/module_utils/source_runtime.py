@@ -136,6 +136,7 @@ class Source:
                                      auth.password or ""),
             backoff=Backoff.from_config(rt_config), start_backoff=Backoff.from_config(rt_config),
             clock=self._clock, mask=self.mask, lock=self.lock)
+        self.recovery.on_new_hmc = self._on_new_hmc
         if self.keeper is not None and self.opener is not None:
             self.recovery.catch_up = CatchUp(
                 keeper=self.keeper, opener=self.opener, watch=self.watch, stream=self.stream,
@@ -165,7 +166,7 @@ class Source:
             retries = options.stomp_retry_timeout_config.connect_retries
             await self.recovery.start(None if retries is not None and retries < 0
                                       else 1 + (retries or 0))
-            self.resume.seed_dedupe(self.pump.deduper, self._hmc_name())
+            self.resume.seed_dedupe(self.pump.dedupe, self._hmc_name())
             await self._start_control()
             # This line tells users (and tests) that events flow from now on.
             LOG.info("zhmc.eda.notifications connected to %s:%s, subscribed to %d topic(s): "
@@ -233,6 +234,14 @@ class Source:
         if self.keeper is not None and self.keeper.hmc_name:
             return self.keeper.hmc_name
         return self.recovery.host
+
+    def _on_new_hmc(self, hmc_name: str) -> None:
+        """A logon landed on another HMC: its OS message numbers are its own."""
+        LOG.warning("now on HMC %s (%s): OS messages seen before are recognised by their time",
+                    hmc_name, self.recovery.host)
+        if self.pump.dedupe is not None:
+            self.pump.dedupe.switch_hmc()
+        self.resume.seed_dedupe(self.pump.dedupe, hmc_name)
 
     def _observe(self, event: dict) -> None:
         """Every event of the session's own object topic (the pump calls this)."""

@@ -47,17 +47,21 @@ class FakeHmc:
         self.can_relogon = True           # the client has a password to log on again with
         self.statuses: Dict[str, str] = {name: "active" for name in PARTITIONS}
         self.name = "HMC1"
+        # redundant HMCs: each names itself and numbers OS messages its own way
+        self.hosts = ["hmc.example.com"]
+        self.dead: set = set()
 
     # ---- the session
     def _call(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
-        if self.down:
+        if self.down or (self.host in self.dead and name != "logon"):
             raise HMCConnectionError("HMC fake: connection refused", host="hmc", port=6794)
 
-    def _new_session(self) -> None:
+    def _new_session(self, host: Optional[str] = None) -> None:
         self.sessions += 1
         n = self.sessions
-        self.host = "hmc.example.com"
+        self.host = host or self.host or self.hosts[0]
+        self.name = "HMC%d" % (self.hosts.index(self.host) + 1)
         self.session_id, self.session_credential = "sid-%d" % n, "cred-%d" % n
         self.object_topic, self.job_topic = "obj.%d" % n, "job.%d" % n
         self.session_valid = True
@@ -71,10 +75,22 @@ class FakeHmc:
             self.relogon_count += 1
             self._new_session()
 
-    def logon(self) -> str:
+    def logon(self, avoid: Optional[str] = None) -> str:
         self._call("logon")
-        self._new_session()
+        order = [self.host] if self.host else []
+        order += [h for h in self.hosts if h not in order]
+        if avoid in order:
+            order.remove(avoid)
+            order.append(avoid)
+        alive = [h for h in order if h not in self.dead]
+        if not alive:
+            raise HMCConnectionError("HMC fake: no HMC answers", host="hmc", port=6794)
+        self._new_session(alive[0])
         return self.session_id or ""
+
+    def seq_offset(self) -> int:
+        """Each HMC numbers the same OS messages its own way."""
+        return 1000 * self.hosts.index(self.host or self.hosts[0])
 
     def query_api_version(self) -> dict:
         self._call("query_api_version")
@@ -146,7 +162,10 @@ class FakeHmc:
                          end: Optional[int] = None) -> List[dict]:
         self._call("list_os_messages", uri, begin)
         self._session()
-        return [m for m in self.os_messages[uri] if begin is None or m["sequence-number"] >= begin]
+        offset = self.seq_offset()
+        numbered = [dict(m, **{"sequence-number": m["sequence-number"] + offset})
+                    for m in self.os_messages[uri]]
+        return [m for m in numbered if begin is None or m["sequence-number"] >= begin]
 
     def add_os_message(self, uri: str, seq: int, text: str) -> dict:
         message = {"sequence-number": seq, "message-text": text, "timestamp": 1000 + seq,
@@ -185,7 +204,7 @@ class FakeReceiver:
 
     def connect(self) -> None:
         broker = self.broker
-        if broker.down:
+        if broker.down or (broker.hmc is not None and self.host in broker.hmc.dead):
             raise NotificationConnectionError("Cannot connect to the STOMP broker: refused")
         if not broker.accepts(self.userid, self.password):
             raise NotificationLoginError("Cannot connect to the STOMP broker: login failed")
@@ -273,9 +292,10 @@ class FakeBroker:
         topic = hmc.channels.get(uri)
         if topic is None:
             return False
+        numbered = dict(message, **{"sequence-number": seq + hmc.seq_offset()})
         return self.publish(topic, {"notification-type": "os-message", "object-uri": uri,
                                     "class": "partition", "name": partition},
-                            {"os-messages": [message]})
+                            {"os-messages": [numbered]})
 
     def object_change(self, hmc: FakeHmc, partition: str, notification_type: str,
                       **extra: Any) -> bool:

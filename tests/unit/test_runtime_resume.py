@@ -83,3 +83,39 @@ def test_a_status_change_missed_during_a_broker_outage_is_resynced_once():
              for e in h.queue.events if e["hmc"].get("status") or e["hmc"].get("resync")]
     assert order[-2:] == ["reconnected", "resync"]
     assert states(h.queue.events).count("reconnected") == 1
+
+
+def texts(events: list) -> list:
+    return [e["hmc"]["os_message"]["text"] for e in events if e["hmc"].get("os_message")]
+
+
+def test_fail_over_to_the_other_hmc_emits_each_message_once_though_it_numbers_them_otherwise():
+    from tests.unit.runtime_fakes import FakeHmc
+
+    hmc = FakeHmc()
+    hmc.hosts = ["hmc1.example.com", "hmc2.example.com"]
+
+    async def scenario(h: Harness) -> None:
+        await h.start()
+        assert h.hmc.host == "hmc1.example.com"
+        for seq in (1, 2):
+            h.broker.publish_os_message(h.hmc, "PART1", seq, "m%d" % seq)
+        await h.queue.wait_for(lambda ev: texts(ev) == ["m1", "m2"])
+        h.hmc.dead.add("hmc1.example.com")  # killed: sockets reset, WS API refused
+        h.hmc.add_os_message(partition_uri("PART1"), 3, "m3")  # while switching over
+        h.broker.live.lose()
+        await h.queue.wait_for(lambda ev: "reconnected" in states(ev))
+        assert h.hmc.host == "hmc2.example.com"
+        # the new HMC replays its buffer to the new channel, with its own numbers
+        for seq in (1, 2, 3, 4):
+            h.broker.publish_os_message(h.hmc, "PART1", seq, "m%d" % seq)
+        await h.queue.wait_for(lambda ev: "m4" in texts(ev))
+        await h.stop()
+
+    h = run(scenario, hmc=hmc, hmc_host=["hmc1.example.com", "hmc2.example.com"])
+    assert texts(h.queue.events) == ["m1", "m2", "m3", "m4"]
+    relogon = [e["hmc"]["status"] for e in h.queue.events
+               if e["hmc"].get("status", {}).get("state") == "relogon"]
+    assert relogon and relogon[0]["hmc"] == "hmc2.example.com"
+    assert h.broker.receivers[-1].host == "hmc2.example.com"
+    assert ("list_os_messages", (partition_uri("PART1"), 0)) in h.hmc.calls
