@@ -20,8 +20,6 @@ import json
 import math
 import uuid
 
-from ansible_collections.zhmc.eda.plugins.module_utils.constants import NOTIFICATION_TYPES  # noqa: F401 - re-exported
-
 # All event uuids are UUID5 under this namespace (uuid5(NAMESPACE_URL, <the collection's
 # Galaxy URL>)); changing it would change every uuid users may have stored.
 EVENT_UUID_NAMESPACE = uuid.UUID("4bd0252a-fe8c-539c-9674-a76db35fc82c")

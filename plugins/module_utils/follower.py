@@ -39,6 +39,7 @@ ADD = "add"
 REMOVE = "remove"
 STATUS = "status"
 
+
 class Follower:
     """Reconciles the channels of single objects on notifications, and all of them now and
     then; runs as a task of its own (``run()``)."""

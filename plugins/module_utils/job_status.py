@@ -86,4 +86,3 @@ def add_status(job: dict, status: dict) -> None:
     job["job_status_code"] = status.get("job-status-code")
     job["job_reason_code"] = status.get("job-reason-code")
     job["job_results"] = status.get("job-results")
-

@@ -66,6 +66,38 @@ Fraction of the receive cycle waited on top of it before the connection counts a
 silent broker is detected within receive cycle x (1 + this) + 1 seconds."""),
 }
 
+_HMC_AUTH: Dict[str, OptionSpec] = {
+    "userid": _spec("str", "HMC userid."),
+    "password": _spec("str", """
+Password of the HMC userid. Pass it from a vault, or better with O(hmc_auth.password_env) or
+O(hmc_auth.password_file), which ansible-rulebook does not template.""", no_log=True),
+    "password_env": _spec("str", """
+Name of an environment variable that holds the password (what an EDA controller credential
+injects). The source reads it itself, so the password is never rendered by ansible-rulebook's
+templating, which would turn a password such as C(0x1F) into the number 31. Give only one of
+O(hmc_auth.password), O(hmc_auth.password_env) and O(hmc_auth.password_file)."""),
+    "password_file": _spec("path", """
+Path of a file that holds the password (a trailing newline is ignored), for example one that
+an EDA controller credential's file injector writes. Read by the source itself, like
+O(hmc_auth.password_env)."""),
+    "session_id": _spec("str", "Id of an existing HMC Web Services API session.",
+                        no_log=True),
+    "session_credential": _spec("str", """
+Session credential of that session (for the broker logon).""", no_log=True),
+    "session_credential_env": _spec("str", """
+Name of an environment variable that holds the session credential (read by the source
+itself, not templated)."""),
+    "session_credential_file": _spec("path", """
+Path of a file that holds the session credential (read by the source itself, not
+templated)."""),
+    "ca_certs": _spec("path", """
+Path of a CA certificate file or directory to verify the HMC certificates with.
+
+Default is the bundle of C(REQUESTS_CA_BUNDLE), C(CURL_CA_BUNDLE) or certifi."""),
+    "verify": _spec("bool", "Verify the HMC certificates. Only turn this off for tests.",
+                    default=True),
+}
+
 SOURCE_OPTIONS: Dict[str, OptionSpec] = {
     "hmc_host": _spec("raw", """
 Host name or IP address of the HMC, or a list of redundant HMCs (the first that answers is
@@ -74,37 +106,7 @@ used).""", required=True, elements="str"),
 How to authenticate with the HMC. Give O(hmc_auth.userid) and O(hmc_auth.password), or an
 existing session with O(hmc_auth.session_id) and O(hmc_auth.session_credential) (that session
 is never logged off by the source and cannot be renewed when it expires).""", required=True,
-                      suboptions={
-        "userid": _spec("str", "HMC userid."),
-        "password": _spec("str", """
-Password of the HMC userid. Pass it from a vault, or better with O(hmc_auth.password_env) or
-O(hmc_auth.password_file), which ansible-rulebook does not template.""", no_log=True),
-        "password_env": _spec("str", """
-Name of an environment variable that holds the password (what an EDA controller credential
-injects). The source reads it itself, so the password is never rendered by ansible-rulebook's
-templating, which would turn a password such as C(0x1F) into the number 31. Give only one of
-O(hmc_auth.password), O(hmc_auth.password_env) and O(hmc_auth.password_file)."""),
-        "password_file": _spec("path", """
-Path of a file that holds the password (a trailing newline is ignored), for example one that
-an EDA controller credential's file injector writes. Read by the source itself, like
-O(hmc_auth.password_env)."""),
-        "session_id": _spec("str", "Id of an existing HMC Web Services API session.",
-                            no_log=True),
-        "session_credential": _spec("str", """
-Session credential of that session (for the broker logon).""", no_log=True),
-        "session_credential_env": _spec("str", """
-Name of an environment variable that holds the session credential (read by the source
-itself, not templated)."""),
-        "session_credential_file": _spec("path", """
-Path of a file that holds the session credential (read by the source itself, not
-templated)."""),
-        "ca_certs": _spec("path", """
-Path of a CA certificate file or directory to verify the HMC certificates with.
-
-Default is the bundle of C(REQUESTS_CA_BUNDLE), C(CURL_CA_BUNDLE) or certifi."""),
-        "verify": _spec("bool", "Verify the HMC certificates. Only turn this off for tests.",
-                        default=True),
-    }),
+                      suboptions=_HMC_AUTH),
     "ws_port": _spec("int", "TCP port of the HMC Web Services API.", default=DEFAULT_WS_PORT,
                      minimum=1, maximum=65535),
     "stomp_port": _spec("int", "TCP port of the HMC message broker (STOMP over TLS).",

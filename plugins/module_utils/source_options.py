@@ -33,6 +33,8 @@ MAX_SECRET_FILE_BYTES = 4096
 
 _MASK = "'********'"
 
+__all__ = ["HmcAuth", "SourceOptions", "SOURCE_OPTIONS", "json_schema", "parse_source_args"]
+
 
 @dataclasses.dataclass(frozen=True)
 class HmcAuth:
@@ -292,9 +294,9 @@ def _checkpoint_file(name: str, value: Any) -> str:
 def _topics(name: str, value: Any) -> Tuple[str, ...]:
     """Topic names; "/topic/NAME" (the STOMP destination) and "NAME" mean the same topic."""
     topics = []
-    for index, topic in enumerate(check.text_list(name, value)):
-        if topic.startswith("/topic/") and len(topic) > len("/topic/"):
-            topic = topic[len("/topic/"):]
+    for index, given in enumerate(check.text_list(name, value)):
+        prefixed = given.startswith("/topic/") and len(given) > len("/topic/")
+        topic = given[len("/topic/"):] if prefixed else given
         problem = topic_name_problem(topic)
         if problem is not None:
             raise ValueError("option '%s[%d]': %s, got %s" % (name, index, problem,

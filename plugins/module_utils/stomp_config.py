@@ -46,6 +46,7 @@ ATTRIBUTES = (
     "heartbeat_receive_check",
 )
 
+
 class StompConfigError(ValueError):
     """A bad value of one StompRetryTimeoutConfig attribute; ``attribute`` names it."""
 
@@ -54,8 +55,6 @@ class StompConfigError(ValueError):
             "StompRetryTimeoutConfig.%s: %s" % (attribute, problem))
         self.attribute = attribute
         self.problem = problem
-
-
 
 
 def _describe(value):

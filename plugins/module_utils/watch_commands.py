@@ -211,4 +211,3 @@ class WatchCommands:
         finally:
             self._lock.release()
         return self._answer(True, topics=topics)
-

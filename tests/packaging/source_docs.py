@@ -64,7 +64,7 @@ def main(argv):
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(text)
     if "--check" in argv and stale:
-        print("stale: %s; run make source-docs" % ", ".join(stale))
+        sys.stderr.write("stale: %s; run make source-docs\n" % ", ".join(stale))
         return 1
     return 0
 
