@@ -165,9 +165,9 @@ class Resource:
 
     def image_profile(self) -> dict[str, Any]:
         """The LPAR's image activation profile (same name): an activation loads its OS."""
-        assert self.parent is not None
-        return {"name": self.name, "element-uri": "%s/image-activation-profiles/%s" % (self.parent.uri, self.name),
-                "parent": self.parent.uri, "class": "image-activation-profile",
+        cpc_uri = self.parent.uri if self.parent else ""
+        return {"name": self.name, "element-uri": "%s/image-activation-profiles/%s" % (cpc_uri, self.name),
+                "parent": cpc_uri, "class": "image-activation-profile",
                 "description": "hmcsim image profile %s" % self.name, "operating-mode": self.operating_mode,
                 "load-at-activation": True}
 

@@ -14,11 +14,14 @@ import logging
 import re
 import socket
 import sys
+from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from hmcsim.hmc import Session
+from hmcsim.inventory import Query
 from hmcsim.jobs import HmcError
-from hmcsim.resources import LPAR, PARTITION
+from hmcsim.resources import LPAR, PARTITION, Resource
 from hmcsim.serving import ServedHttp
 
 LOG = logging.getLogger("hmcsim.wsapi")
@@ -42,7 +45,7 @@ def _int_parm(name, values):
     return int(value)
 
 
-def _only(query, allowed):
+def _only(query: Query, allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(query) - set(allowed))
     if unknown:
         raise HmcError(400, 1, "Unrecognized or unsupported query parameters: %s." % ", ".join(unknown))
@@ -191,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
             LOG.exception("internal error handling %s %s", self.command, path)
             self._error(HmcError(500, 0, "Internal error in hmcsim."), path, query, session)
 
-    def _route(self, command, path):
+    def _route(self, command: str, path: str) -> tuple[str, bool, list[str]]:
         """(operation name, needs a session, URI arguments); 404.1 or 405.0 when there is none."""
         path_matched = False
         for method, pattern, name, needs_session in self.ROUTES:
@@ -204,7 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise HmcError(405, 0, "The %s method is not supported for this URI." % command)
         raise HmcError(404, 1, "The request URI does not designate an existing resource.")
 
-    def _inner_get(self, session, uri):
+    def _inner_get(self, session: Session | None, uri: str) -> tuple[int, Any]:
         """One GET of a Submit Requests batch: (status, body), answered as on its own."""
         parts = urlsplit(uri)
         sent = []
@@ -220,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
         return sent[0]
 
     # ------------------------------------------------------------ operations
-    def op_submit_requests(self, session, args, query, raw):
+    def op_submit_requests(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         """Submit Requests (aggregation): zhmcclient's list(full_properties=True) sends GETs in bulk."""
         requests = self._json_body(raw, required=True).get("requests")
         if not isinstance(requests, list) or not all(isinstance(r, dict) for r in requests):
@@ -235,7 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
             results.append({"id": request.get("id"), "status": status, "body": body})
         self._send(200, results)
 
-    def op_get_version(self, session, args, query, raw):
+    def op_get_version(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self._send(200, {
             "api-major-version": self.hmc.api_version[0],
             "api-minor-version": self.hmc.api_version[1],
@@ -243,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
             "hmc-name": self.hmc.hmc_name,
         })
 
-    def op_logon(self, session, args, query, raw):
+    def op_logon(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         body = self._json_body(raw, required=True)
         for field in ("userid", "password"):
             if field not in body:
@@ -261,47 +264,47 @@ class _Handler(BaseHTTPRequestHandler):
             "password-expires": -1,
         })
 
-    def op_logoff(self, session, args, query, raw):
+    def op_logoff(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self.hmc.logoff(session)
         self._send(204)
 
-    def op_get_topics(self, session, args, query, raw):
+    def op_get_topics(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self._send(200, {"topics": self.hmc.topics_for(session)})
 
-    def op_get_console(self, session, args, query, raw):
+    def op_get_console(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         props = {**self.hmc.console_headers, "version": self.hmc.hmc_version,
                  "description": "hmcsim", "parent": None}
         wanted = self._wanted(query)
         self._send(200, {k: v for k, v in props.items() if k in wanted} if wanted else props)
 
-    def op_list_permitted_partitions(self, session, args, query, raw):
+    def op_list_permitted_partitions(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self._send(200, {"partitions": self.hmc.list_permitted(PARTITION, query)})
 
-    def op_list_permitted_lpars(self, session, args, query, raw):
+    def op_list_permitted_lpars(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self._send(200, {"logical-partitions": self.hmc.list_permitted(LPAR, query)})
 
-    def op_get_console_log(self, session, args, query, raw):
+    def op_get_console_log(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         """Get Console Audit Log / Get Console Security Log: a JSON array of log entries."""
         _only(query, ("begin-time", "end-time"))
         begin = _int_parm("begin-time", query["begin-time"]) if "begin-time" in query else None
         end = _int_parm("end-time", query["end-time"]) if "end-time" in query else None
         self._send(200, self.hmc.console_log(args[0], begin, end))
 
-    def op_list_unmanaged_cpcs(self, session, args, query, raw):
+    def op_list_unmanaged_cpcs(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         _only(query, ("name",))
         self._send(200, {"cpcs": []})
 
-    def op_list_features(self, session, args, query, raw):
+    def op_list_features(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         _only(query, ("name",))
         if args:
             self.hmc.resource("/api/cpcs/" + args[0], "cpc")
         self._send(200, [])
 
-    def _image_profiles(self, cpc_id):
+    def _image_profiles(self, cpc_id: str) -> dict[str, dict[str, Any]]:
         cpc = self.hmc.resource("/api/cpcs/" + cpc_id, "cpc")
         return {c.name: c.image_profile() for c in cpc.children.values() if c.kind == LPAR}
 
-    def op_list_image_profiles(self, session, args, query, raw):
+    def op_list_image_profiles(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         _only(query, ("name",))
         names = query.get("name")
         profiles = [{"name": p["name"], "element-uri": p["element-uri"]}
@@ -309,32 +312,32 @@ class _Handler(BaseHTTPRequestHandler):
                     if not names or any(re.fullmatch(n, p["name"]) for n in names)]
         self._send(200, {"image-activation-profiles": profiles})
 
-    def op_get_image_profile(self, session, args, query, raw):
+    def op_get_image_profile(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         profile = self._image_profiles(args[0]).get(args[1])
         if profile is None:
             raise HmcError(404, 1, "The image activation profile designated by the request URI does not exist.")
         wanted = self._wanted(query)
         self._send(200, {k: v for k, v in profile.items() if k in wanted} if wanted else profile)
 
-    def op_list_cpcs(self, session, args, query, raw):
+    def op_list_cpcs(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self._send(200, {"cpcs": self.hmc.list_cpcs(query)})
 
-    def _wanted(self, query, allowed=("properties",)):
+    def _wanted(self, query: Query, allowed: tuple[str, ...] = ("properties",)) -> set[str] | None:
         _only(query, allowed)
         if "properties" not in query:
             return None
         return {p for v in query["properties"] for p in v.split(",") if p}
 
-    def op_get_cpc(self, session, args, query, raw):
+    def op_get_cpc(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         res = self.hmc.resource("/api/cpcs/" + args[0], "cpc")
         self._send(200, self.hmc.properties(res, self._wanted(query, ("properties", "cached-acceptable",
                                                                       "group-uri"))))
 
-    def op_list_partitions(self, session, args, query, raw):
+    def op_list_partitions(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         cpc = self.hmc.resource("/api/cpcs/" + args[0], "cpc")
         self._send(200, {"partitions": self.hmc.list_children(cpc, PARTITION, query)})
 
-    def op_list_lpars(self, session, args, query, raw):
+    def op_list_lpars(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         cpc = self.hmc.resource("/api/cpcs/" + args[0], "cpc")
         items = self.hmc.list_children(cpc, LPAR, query)
         if not items and query.get("name") and not cpc.dpm:
@@ -346,10 +349,10 @@ class _Handler(BaseHTTPRequestHandler):
         kind = "partition" if args[0] == "partitions" else "logical-partition"
         return self.hmc.resource("/api/%s/%s" % (args[0], args[1]), kind)
 
-    def op_get_child(self, session, args, query, raw):  # Get Partition / Logical Partition Properties
+    def op_get_child(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:  # Get Partition / Logical Partition Properties
         self._send(200, self.hmc.properties(self._child(args), self._wanted(query)))
 
-    def op_open_channel(self, session, args, query, raw):
+    def op_open_channel(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         res = self._child(args)
         body = self._json_body(raw)
         include = body.get("include-refresh-messages", True)
@@ -358,7 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
         topic = self.hmc.open_os_message_channel(session, res, include)
         self._send(200, {"topic-name": topic})
 
-    def op_list_os_messages(self, session, args, query, raw):
+    def op_list_os_messages(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         res = self._child(args)
         kwargs = {}
         for parm, key, conv in (("begin-sequence-number", "begin", _int_parm),
@@ -371,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
         _only(query, ("begin-sequence-number", "end-sequence-number", "is-held", "is-priority", "max-messages"))
         self._send(200, {"os-messages": self.hmc.list_os_messages(res, **kwargs)})
 
-    def op_send_os_cmd(self, session, args, query, raw):
+    def op_send_os_cmd(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         res = self._child(args)
         body = self._json_body(raw, required=True)
         text = body.get("operating-system-command-text")
@@ -385,7 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.hmc.send_os_command(res, text, is_priority)
         self._send(204)
 
-    def op_delete_os_message(self, session, args, query, raw):
+    def op_delete_os_message(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         res = self._child(args)
         body = self._json_body(raw, required=True)
         seq = body.get("sequence-number")
@@ -396,7 +399,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.hmc.delete_os_message(res, seq)
         self._send(204)
 
-    def _async(self, session, res, operation, body):
+    def _async(self, session: Session, res: Resource, operation: str, body: dict[str, Any]) -> None:
         force = body.get("force", False)
         if not isinstance(force, bool):
             raise HmcError(400, 7, "force must be a boolean.")
@@ -405,22 +408,22 @@ class _Handler(BaseHTTPRequestHandler):
         # job-results to be an object, which start/stop/activate do not return.
         self._send(202, {"job-uri": job.uri})
 
-    def op_partition_op(self, session, args, query, raw):
+    def op_partition_op(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         body = self._json_body(raw)
         self._async(session, self.hmc.resource("/api/partitions/" + args[0], PARTITION), args[1], body)
 
-    def op_lpar_op(self, session, args, query, raw):
+    def op_lpar_op(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         body = self._json_body(raw)
         self._async(session, self.hmc.resource("/api/logical-partitions/" + args[0], LPAR), args[1], body)
 
-    def op_get_job(self, session, args, query, raw):
+    def op_get_job(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self._send(200, self.hmc.job(args[0]).to_json())
 
-    def op_delete_job(self, session, args, query, raw):
+    def op_delete_job(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self.hmc.delete_job(args[0])
         self._send(204)
 
-    def op_cancel_job(self, session, args, query, raw):
+    def op_cancel_job(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self.hmc.cancel_job(args[0])
         self._send(202)
 
