@@ -245,7 +245,7 @@ class _Connection:
     def on_unsubscribe(self, frame: Frame) -> bool:
         sub_id = frame.headers.get("id")
         if sub_id not in self.subscriptions:
-            self.error("No subscription found for id %r" % sub_id, frame=frame)
+            self.error("No subscription matched.", frame=frame)      # ActiveMQ's text
             return True
         self.server.remove_subscriber(self.subscriptions.pop(sub_id), self, sub_id)
         self.receipt(frame)

@@ -690,9 +690,9 @@ class HMCClient:
                       body={"operating-system-command-text": text, "is-priority": is_priority})
 
     # ---------------------------------------------------------------- jobs
-    def _start_job(self, uri, operation, prefix):
+    def _start_job(self, uri, operation, prefix, body=None):
         _check_object_uri(uri, "uri", prefixes=(prefix,))
-        result = self._request("POST", uri.rstrip("/") + "/operations/" + operation, body={})
+        result = self._request("POST", uri.rstrip("/") + "/operations/" + operation, body=body or {})
         if not result or "job-uri" not in result:
             raise HMCError(202, None, "the HMC started %s but returned no job-uri" % operation,
                            "POST", uri.rstrip("/") + "/operations/" + operation)
@@ -706,13 +706,15 @@ class HMCClient:
         """Stop a DPM partition; returns the job URI."""
         return self._start_job(uri, "stop", "/api/partitions/")
 
-    def activate_lpar(self, uri):
-        """Activate a classic LPAR; returns the job URI."""
-        return self._start_job(uri, "activate", "/api/logical-partitions/")
+    def activate_lpar(self, uri, force=False):
+        """Activate a classic LPAR; returns the job URI. Without `force` the HMC's job fails
+        (HTTP 500 reason 263) for an LPAR that is operating."""
+        return self._start_job(uri, "activate", "/api/logical-partitions/", {"force": True} if force else None)
 
-    def deactivate_lpar(self, uri):
-        """Deactivate a classic LPAR; returns the job URI."""
-        return self._start_job(uri, "deactivate", "/api/logical-partitions/")
+    def deactivate_lpar(self, uri, force=False):
+        """Deactivate a classic LPAR; returns the job URI. Without `force` the HMC's job fails
+        (HTTP 500 reason 263) for an LPAR that is operating."""
+        return self._start_job(uri, "deactivate", "/api/logical-partitions/", {"force": True} if force else None)
 
     def query_job_status(self, job_uri):
         """Query Job Status: status, and job-status-code/-reason-code/-results once ended."""

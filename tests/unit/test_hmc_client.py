@@ -419,7 +419,9 @@ def test_partition_and_lpar_jobs(fresh_hmcsim):
         hmc.query_job_status(job)  # wait_for_job deleted it
 
     lpar1 = fresh_hmcsim.uri("CPC2", "LPAR1")
-    job = hmc.deactivate_lpar(lpar1)
+    refused = hmc.wait_for_job(hmc.deactivate_lpar(lpar1), timeout=10, poll_interval=0.05)
+    assert (refused["job-status-code"], refused["job-reason-code"]) == (500, 263)   # operating, no force
+    job = hmc.deactivate_lpar(lpar1, force=True)
     with pytest.raises(HMCError, match="HTTP 409 reason 40 on DELETE /api/jobs/"):
         hmc.delete_completed_job(job)  # still running
     assert hmc.wait_for_job(job, timeout=10, poll_interval=0.05)["job-status-code"] == 204
