@@ -37,7 +37,7 @@ def generate(cpcs: int, per_cpc: int, seed: int = 0, dpm: str = "mixed") -> list
         mix, statuses = (_DPM_MIX, _DPM_STATUSES) if is_dpm else (_CLASSIC_MIX, _CLASSIC_STATUSES)
         children = []
         for index in range(1, per_cpc + 1):
-            os_type, prefix, os_messages, _ = _pick(rng, mix)
+            os_type, prefix, os_messages = _pick(rng, mix)[:3]
             children.append({"name": "%s%02d%03d" % (prefix, number, index), "status": _pick(rng, statuses)[0],
                              "os_type": os_type, "os_messages": os_messages})
         out.append({"name": "CPC%02d" % number, "dpm": is_dpm,

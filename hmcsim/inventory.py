@@ -127,7 +127,7 @@ class Inventory:
 
     # ------------------------------------------------------------- list operations
     def list_cpcs(self, query: Query) -> list[dict[str, Any]]:
-        filters, _ = _split_query("cpcs", query)
+        filters = _split_query("cpcs", query)[0]
         return [c.list_item(LIST_PROPERTIES[CPC]) for c in self.cpcs.values() if _selected(c, "cpcs", filters)]
 
     def list_children(self, cpc: Resource, kind: str, query: Query) -> list[dict[str, Any]]:

@@ -226,8 +226,8 @@ class HmcSim:
              os_type: str | None) -> str:
         cpc_res = self._resource(cpc)
         if (cpc_res.kind == CPC and cpc_res.dpm) != (kind == PARTITION):
-            raise ValueError("CPC %r is %s: use %s" % (cpc, "in DPM mode" if cpc_res.dpm else "classic",
-                                                        "add_partition" if cpc_res.dpm else "add_lpar"))
+            mode, method = ("in DPM mode", "add_partition") if cpc_res.dpm else ("classic", "add_lpar")
+            raise ValueError("CPC %r is %s: use %s" % (cpc, mode, method))
         entry: dict[str, Any] = {"name": name, "os_messages": os_messages}
         entry["status"] = status or ("stopped" if kind == PARTITION else "not-activated")
         if os_type is not None:

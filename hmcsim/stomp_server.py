@@ -15,6 +15,7 @@ import itertools
 import logging
 import threading
 import time
+from typing import Any
 
 from hmcsim.stomp_frames import HEARTBEAT, Frame, FrameError, FrameParser, encode_frame
 
@@ -24,6 +25,11 @@ SUPPORTED_VERSIONS = ("1.2", "1.1")
 # ActiveMQ's inactivity monitor drops a client after its promised interval times this grace.
 HEARTBEAT_GRACE = 1.5
 _CLOSE = object()
+
+
+def _flushed(transport: Any) -> bool:
+    """Nothing left in the transport's buffer (or nothing left to write to)."""
+    return transport is None or transport.is_closing() or not transport.get_write_buffer_size()
 
 
 def _parse_heartbeat(value):
@@ -433,9 +439,7 @@ class StompServer:
         async def drained() -> None:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                if all(c.unwritten <= 0 and (c.writer.transport is None or c.writer.transport.is_closing()
-                                            or not c.writer.transport.get_write_buffer_size())
-                       for c in self._connections):
+                if all(c.unwritten <= 0 and _flushed(c.writer.transport) for c in self._connections):
                     return
                 await asyncio.sleep(0.01)
 

@@ -212,7 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(uri)
         sent = []
         try:
-            name, _, args = self._route("GET", parts.path.rstrip("/") or "/")
+            name, _needs_session, args = self._route("GET", parts.path.rstrip("/") or "/")
             self._send, saved = (lambda status, body=None, extra_headers=None: sent.append((status, body))), self._send
             try:
                 getattr(self, "op_" + name)(session, args, parse_qs(parts.query, keep_blank_values=True), b"")
