@@ -24,6 +24,7 @@ help:
 	@echo "make demo   - run hmcsim + ansible-rulebook with the example rulebook"
 	@echo "make bench  - run the benchmarks (figures, not pass/fail)"
 	@echo "make hmcsim - run the HMC simulator in the foreground (state in .build/hmcsim; Ctrl-C stops it)"
+	@echo "make tools-venv - zhmcclient + zhmccli in .venv-zhmctools (for the tests of users' tools against hmcsim)"
 	@echo "make clean  - remove .venv and .build"
 	@echo "make lint   - ruff, ansible-lint (production profile), ansible-test sanity (also part of make test)"
 	@echo "make manifest / sanity-ignores / changelog / source-docs - regenerate .config/manifest.txt, tests/sanity/ignore-*.txt, CHANGELOG.md, the source's DOCUMENTATION and JSON schema"
@@ -51,9 +52,26 @@ $(COLLECTIONS)/.installed: $(TARBALL)
 	$(VENV)/bin/ansible-galaxy collection install --force -p $(COLLECTIONS) $(TARBALL)
 	touch $@
 
-test: install activemq-deps
+test: install activemq-deps tools-venv
 	$(PY) -m pytest $(PYTEST_ARGS) tests
 	$(MAKE) --no-print-directory test-stomp8
+
+# Tools users already have (zhmcclient, zhmccli), unmodified, in a venv of their own (with the
+# stomp.py zhmcclient pins), for tests/integration/test_users_tools.py against hmcsim.
+VENV_TOOLS := $(VENV)-zhmctools
+export ZHMC_EDA_TOOLS_VENV := $(abspath $(VENV_TOOLS))
+ZHMCCLIENT_VERSION := 1.26.0
+ZHMCCLI_VERSION := 1.15.0
+
+.PHONY: tools-venv
+tools-venv: $(VENV_TOOLS)/.installed
+
+$(VENV_TOOLS)/.installed: Makefile
+	test -x $(VENV_TOOLS)/bin/python || $(PYTHON) -m venv $(VENV_TOOLS)
+	$(VENV_TOOLS)/bin/python -m pip install -q --upgrade pip
+	$(VENV_TOOLS)/bin/python -m pip install -q 'zhmcclient==$(ZHMCCLIENT_VERSION)' 'zhmccli==$(ZHMCCLI_VERSION)'
+	$(VENV_TOOLS)/bin/python -c 'import zhmcclient, sys; sys.exit(zhmcclient.__version__ != "$(ZHMCCLIENT_VERSION)")'
+	touch $@
 
 # The receiver tests once more with stomp.py 8 (.venv has stomp.py 9): a venv of its own,
 # the same requirements, then stomp-py pinned (pip's wheel cache makes this quick).

@@ -11,7 +11,8 @@ import signal
 import sys
 import threading
 
-from hmcsim.config import ConfigError
+from hmcsim import estate
+from hmcsim.config import ConfigError, load_config
 from hmcsim.scenario import ScenarioError, load_steps
 from hmcsim.sim import HmcSim
 
@@ -40,13 +41,22 @@ def build_parser():
                         help="directory for hmcsim.json and ca.pem (created if missing)")
     parser.add_argument("--config", help="YAML configuration (CPCs, partitions, LPARs, users); "
                         "default: the built-in one")
+    parser.add_argument("--estate", metavar="CPCSxPARTITIONS",
+                        help="a generated estate instead of the configured CPCs, e.g. 10x100 "
+                        "(odd CPCs DPM with partitions, even ones classic with LPARs)")
+    parser.add_argument("--estate-seed", type=int, default=0, help="seed of the generated estate (default 0)")
+    parser.add_argument("--shared-config", metavar="FILE",
+                        help="share users, passwords, inventory and CA with other instances through FILE "
+                        "(created by the first instance)")
+    parser.add_argument("--hmc-name", help="this instance's HMC name (default: the configuration's)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--ws-port", type=_port, default=0, help="WS API port (default: a free one)")
     parser.add_argument("--stomp-port", type=_port, default=0, help="STOMP/TLS port (default: a free one)")
     parser.add_argument("--admin-port", type=_port, default=0,
                         help="admin HTTP port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--heartbeat-ms", type=int, default=5000,
-                        help="STOMP heart-beat the server offers, in ms (default 5000; 0 = none)")
+                        help="0 turns STOMP heart-beats off; any other value: heart-beats as the HMC's "
+                        "broker does them (it grants what the client asks)")
     parser.add_argument("--job-delay", type=float, default=0.5,
                         help="seconds until an async job completes (default 0.5)")
     parser.add_argument("--scenario", help="YAML scenario to run once the servers are ready")
@@ -81,6 +91,20 @@ def _external_broker(parser, args):
             "ca_file": args.broker_ca, "use_tls": not args.broker_no_tls}
 
 
+def _config(parser, args):
+    """The --config file, or with --estate that file's settings plus a generated estate."""
+    if not args.estate:
+        return args.config
+    try:
+        size = estate.parse_size(args.estate)
+    except ValueError as exc:
+        parser.error("--estate %s" % exc)
+    base = {}
+    if args.config:
+        base = {k: v for k, v in load_config(args.config).items() if k != "cpcs"}
+    return {**base, "estate": {**size, "seed": args.estate_seed}}
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -93,9 +117,11 @@ def main(argv=None):
     try:
         if args.scenario:
             load_steps(args.scenario)       # fail early, before any server starts
-        sim = HmcSim(args.state_dir, config=args.config, host=args.host, ws_port=args.ws_port,
+        config = _config(parser, args)
+        sim = HmcSim(args.state_dir, config=config, host=args.host, ws_port=args.ws_port,
                      stomp_port=args.stomp_port, admin_port=args.admin_port, external_broker=broker,
-                     heartbeat_ms=args.heartbeat_ms, job_delay=args.job_delay)
+                     heartbeat_ms=args.heartbeat_ms, job_delay=args.job_delay,
+                     shared_config=args.shared_config, hmc_name=args.hmc_name)
     except (ConfigError, ScenarioError) as exc:
         sys.stderr.write("hmcsim: error: %s\n" % exc)
         return 2

@@ -13,9 +13,10 @@ LOG = logging.getLogger("hmcsim.admin")
 
 # The control methods of HmcSim that the endpoint exposes (nothing else is reachable).
 ADMIN_METHODS = (
-    "emit_os_messages", "set_status", "publish_raw", "emit_inventory_change", "run_scenario",
+    "emit_os_messages", "set_status", "set_property", "publish_raw", "emit_inventory_change", "run_scenario",
+    "add_partition", "add_lpar", "delete_partition", "delete_lpar",
     "drop_stomp_connections", "stall_heartbeats", "expire_session", "restart", "send_error_frame",
-    "set_delivery_delay", "refuse_stomp", "session_ids", "stomp_connection_count", "open_channels",
+    "set_delivery_delay", "refuse_stomp", "session_ids", "stomp_connection_count", "open_channels", "subscriptions",
 )
 
 

@@ -1,4 +1,6 @@
-"""A throw-away CA and server certificate, written to the state directory."""
+"""A throw-away CA (or a shared one) and a server certificate, written to the state directory."""
+from __future__ import annotations
+
 import ipaddress
 import os
 import ssl
@@ -9,8 +11,8 @@ import trustme
 class Certificates:
     """CA (`ca.pem`) plus a server certificate for localhost, 127.0.0.1 and the host."""
 
-    def __init__(self, state_dir, host="127.0.0.1"):
-        self.ca = trustme.CA(organization_name="hmcsim throw-away CA")
+    def __init__(self, state_dir: str, host: str = "127.0.0.1", ca: trustme.CA | None = None) -> None:
+        self.ca = ca or trustme.CA(organization_name="hmcsim throw-away CA")
         names = ["localhost", "127.0.0.1", "::1"]
         if host and host not in names and host not in ("0.0.0.0", "::"):   # noqa: S104 - not a bind
             names.append(host)
@@ -22,14 +24,14 @@ class Certificates:
         for path in (self.ca_file, self.server_cert_file):
             os.chmod(path, 0o644)
 
-    def server_context(self):
+    def server_context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         self.server_cert.configure_cert(context)
         return context
 
 
-def is_loopback(host):
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:

@@ -24,7 +24,8 @@ import yaml
 LOG = logging.getLogger("hmcsim.scenario")
 
 ACTIONS = (
-    "emit_os_messages", "set_status", "publish_raw", "emit_inventory_change", "drop_stomp_connections",
+    "emit_os_messages", "set_status", "set_property", "publish_raw", "emit_inventory_change",
+    "add_partition", "add_lpar", "delete_partition", "delete_lpar", "drop_stomp_connections",
     "stall_heartbeats", "expire_session", "restart", "send_error_frame", "set_delivery_delay", "refuse_stomp",
 )
 MAX_SCENARIO_SECONDS = 3600

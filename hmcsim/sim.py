@@ -1,14 +1,19 @@
 """HmcSim: the whole simulator (WS API, STOMP endpoint or external broker, admin endpoint)."""
+from __future__ import annotations
+
 import json
 import logging
 import os
 import tempfile
 import time
+from typing import Any
 
+from hmcsim import shared
 from hmcsim.admin import AdminServer
 from hmcsim.certs import Certificates
-from hmcsim.config import LPAR_STATUSES, PARTITION_STATUSES, default_config, load_config, validate_config
-from hmcsim.hmc import Hmc
+from hmcsim.config import check_child, default_config, load_config, validate_config
+from hmcsim.hmc import Hmc, Observer
+from hmcsim.resources import CPC, LPAR, PARTITION, STATUSES, Resource
 from hmcsim.stomp_server import StompServer
 from hmcsim.wsapi import WsApiServer
 
@@ -30,8 +35,10 @@ def _seconds(name, value):
 class HmcSim:
     """A simulated HMC in this process. See docs/hmcsim.md."""
 
-    def __init__(self, state_dir, config=None, host="127.0.0.1", ws_port=0, stomp_port=0, admin_port=0,
-                 external_broker=None, heartbeat_ms=5000, job_delay=0.5):
+    def __init__(self, state_dir: str, config: Any = None, host: str = "127.0.0.1", ws_port: int = 0,
+                 stomp_port: int = 0, admin_port: int = 0, external_broker: dict[str, Any] | None = None,
+                 heartbeat_ms: int = 5000, job_delay: float = 0.5, shared_config: str | None = None,
+                 hmc_name: str | None = None) -> None:
         self.state_dir = os.path.abspath(state_dir)
         if config is None:
             config = default_config()
@@ -39,6 +46,11 @@ class HmcSim:
             config = load_config(os.fspath(config))
         else:
             config = validate_config(config)
+        self._shared_ca = None
+        if shared_config is not None:
+            config, self._shared_ca = shared.load_or_create(os.fspath(shared_config), config)
+        if hmc_name is not None:
+            config = validate_config({**config, "hmc_name": hmc_name})
         self.config = config
         self.host = host
         # "localhost" may resolve to ::1 and 127.0.0.1; with port 0 that would be two ports.
@@ -67,7 +79,7 @@ class HmcSim:
         os.makedirs(self.state_dir, exist_ok=True)
         ws_port, stomp_port, admin_port = self._ports
         try:
-            self.certs = Certificates(self.state_dir, self.host)
+            self.certs = Certificates(self.state_dir, self.host, self._shared_ca)
             self.ca_file = self.certs.ca_file
             context = self.certs.server_context()
             self.wsapi = WsApiServer(self.hmc, context, self._bind_host, ws_port)
@@ -124,7 +136,7 @@ class HmcSim:
         cpcs = []
         for cpc in self.hmc.cpcs:
             children = [{"name": c.name, "object-uri": c.uri, "object-id": c.oid, "class": c.kind,
-                         "os_messages": c.os_messages_supported} for c in cpc.children]
+                         "os_messages": c.os_messages_supported} for c in cpc.children.values()]
             cpcs.append({"name": cpc.name, "object-uri": cpc.uri, "dpm": cpc.dpm,
                          "partitions" if cpc.dpm else "lpars": children})
         info = {
@@ -180,19 +192,76 @@ class HmcSim:
             raise ValueError("%s is not available in external-broker mode" % what)
         return self.stomp
 
+    def add_observer(self, observer: Observer) -> None:
+        """Call `observer(topic_name, headers, body_text)` for every notification hmcsim publishes."""
+        self.hmc.observers.append(observer)
+
+    def _refresh_info(self) -> None:
+        if self._started:
+            self.info = self._build_info()
+            self._write_info()
+
     # ---------------------------------------------------------------- drive
     def emit_os_messages(self, cpc, name, messages):
         """Emit OS messages (str, or dicts with message-text, is-held, is-priority, prompt-text, ...)."""
         return self.hmc.emit_os_messages(self._resource(cpc, name), messages)
 
-    def set_status(self, cpc, name, status, additional_status=None):
+    def set_status(self, cpc: str, name: str | None, status: str, additional_status: str | None = None) -> bool:
+        """Change a status; publishes a status-change when it changed (returns whether it did)."""
         res = self._resource(cpc, name)
-        allowed = PARTITION_STATUSES if res.kind == "partition" else LPAR_STATUSES
-        if res.kind == "cpc":
-            allowed = ("active", "operating", "not-operating", "no-power", "service", "exceptions", "degraded")
+        allowed = STATUSES[res.kind]
         if status not in allowed:
             raise ValueError("status must be one of %s for a %s, got %r" % (", ".join(allowed), res.kind, status))
-        self.hmc.set_status(res, status, additional_status)
+        if additional_status is not None and not isinstance(additional_status, str):
+            raise ValueError("additional_status must be a string, got %r" % (additional_status,))
+        return self.hmc.set_status(res, status, additional_status)
+
+    def set_property(self, cpc: str, name: str | None, property: str, value: Any) -> None:  # noqa: A002
+        """Change a (pc) property (e.g. description) and publish a property-change."""
+        if not isinstance(property, str) or not property:
+            raise ValueError("property must be a non-empty string, got %r" % (property,))
+        self.hmc.set_property(self._resource(cpc, name), property, value)
+
+    def _add(self, kind: str, cpc: str, name: str, status: str | None, os_messages: bool,
+             os_type: str | None) -> str:
+        cpc_res = self._resource(cpc)
+        if (cpc_res.kind == CPC and cpc_res.dpm) != (kind == PARTITION):
+            mode, method = ("in DPM mode", "add_partition") if cpc_res.dpm else ("classic", "add_lpar")
+            raise ValueError("CPC %r is %s: use %s" % (cpc, mode, method))
+        entry: dict[str, Any] = {"name": name, "os_messages": os_messages}
+        entry["status"] = status or ("stopped" if kind == PARTITION else "not-activated")
+        if os_type is not None:
+            entry["os_type"] = os_type
+        check_child(entry, kind == PARTITION, "%s(%s, %s)" % ("add_partition" if kind == PARTITION else "add_lpar",
+                                                              cpc, name), set(cpc_res.children))
+        uri = self.hmc.add_child(cpc_res, entry).uri
+        self._refresh_info()
+        return uri
+
+    def add_partition(self, cpc: str, name: str, status: str | None = None, os_messages: bool = True,
+                      os_type: str | None = None) -> str:
+        """A new partition on a DPM CPC (default: stopped); inventory-change add. Returns its URI."""
+        return self._add(PARTITION, cpc, name, status, os_messages, os_type)
+
+    def add_lpar(self, cpc: str, name: str, status: str | None = None, os_messages: bool = True,
+                 os_type: str | None = None) -> str:
+        """A new LPAR on a classic CPC (default: not-activated); inventory-change add. Returns its URI."""
+        return self._add(LPAR, cpc, name, status, os_messages, os_type)
+
+    def _delete(self, kind: str, cpc: str, name: str) -> None:
+        res: Resource = self._resource(cpc, name)
+        if res.kind != kind:
+            raise ValueError("%s on CPC %s is a %s" % (name, cpc, res.kind))
+        self.hmc.delete_child(res)
+        self._refresh_info()
+
+    def delete_partition(self, cpc: str, name: str) -> None:
+        """Remove a partition: its channels close; inventory-change remove."""
+        self._delete(PARTITION, cpc, name)
+
+    def delete_lpar(self, cpc: str, name: str) -> None:
+        """Remove an LPAR: its channels close; inventory-change remove."""
+        self._delete(LPAR, cpc, name)
 
     def emit_inventory_change(self, cpc, name=None, action="add"):
         self.hmc.inventory_change(self._resource(cpc, name), action)
@@ -223,13 +292,20 @@ class HmcSim:
         """Expire one session (or all): 403 reason 5 from then on, its topics are gone."""
         return self.hmc.expire_session(session_id)
 
-    def restart(self, down_seconds=0):
+    def restart(self, down_seconds: float = 0, announce: bool = True) -> int:
         """As after an HMC reboot: every session and session topic invalid, STOMP connections dropped.
 
-        With down_seconds > 0 the HMC stays down that long: the WS API answers 503 with an HTML
-        body and the STOMP port refuses connections.
+        First (with `announce`) a console-shutting-down notification on every session's object
+        topic, delivered before the connections drop. With down_seconds > 0 the HMC stays down
+        that long: the WS API answers 503 with an HTML body and the STOMP port refuses connections.
         """
         down_seconds = _seconds("down_seconds", down_seconds)
+        if not isinstance(announce, bool):
+            raise ValueError("announce must be true or false, got %r" % (announce,))
+        if announce:
+            self.hmc.announce_shutdown()
+            if self.stomp is not None:
+                self.stomp.drain()
         self.hmc.restart()
         dropped = self.drop_stomp_connections()
         if down_seconds > 0:
@@ -261,3 +337,9 @@ class HmcSim:
 
     def open_channels(self):
         return self.hmc.open_channels()
+
+    def subscriptions(self, topic_name: str) -> int:
+        """How many STOMP subscriptions /topic/<topic_name> has (0 in external-broker mode)."""
+        if not isinstance(topic_name, str):
+            raise ValueError("topic_name must be a string, got %r" % (topic_name,))
+        return 0 if self.stomp is None else self.stomp.subscription_count("/topic/" + topic_name)

@@ -1,24 +1,35 @@
 """The built-in STOMP 1.1/1.2 endpoint over TLS (an asyncio loop in a background thread).
 
 It behaves like the HMC's ActiveMQ-based broker as far as clients can tell: login with
-session id + credential or userid + password, heart-beat negotiation and sending,
-`/topic/<name>` subscriptions checked against the HMC's known topics (an unknown topic
-gets ActiveMQ's SecurityException ERROR frame and the connection is closed), MESSAGE
-frames with the HMC's headers. Fault injection hooks: drop, stall, ERROR frames,
-delivery delay, refusing connections for a while.
+session id + credential or userid + password; heart-beats as ActiveMQ does them (CONNECTED
+echoes the client's request, reversed; a silent client is dropped after 1.5 times the
+interval it promised); `/topic/<name>` subscriptions checked against the HMC's known topics
+(an unknown topic gets ActiveMQ's SecurityException ERROR frame and the connection stays
+open); MESSAGE frames with the HMC's headers and one message-id per publication. Fault
+injection hooks: drop, stall, ERROR frames, delivery delay, refusing connections for a while.
 """
+from __future__ import annotations
+
 import asyncio
 import itertools
 import logging
 import threading
 import time
+from typing import Any
 
-from hmcsim.stomp_frames import HEARTBEAT, FrameError, FrameParser, encode_frame
+from hmcsim.stomp_frames import HEARTBEAT, Frame, FrameError, FrameParser, encode_frame
 
 LOG = logging.getLogger("hmcsim.stomp")
 
 SUPPORTED_VERSIONS = ("1.2", "1.1")
+# ActiveMQ's inactivity monitor drops a client after its promised interval times this grace.
+HEARTBEAT_GRACE = 1.5
 _CLOSE = object()
+
+
+def _flushed(transport: Any) -> bool:
+    """Nothing left in the transport's buffer (or nothing left to write to)."""
+    return transport is None or transport.is_closing() or not transport.get_write_buffer_size()
 
 
 def _parse_heartbeat(value):
@@ -48,9 +59,11 @@ class _Connection:
         self.closing = False
         self.close_requested = False   # an orderly close after the queued frames went out
         self.last_received = time.monotonic()
+        self.unwritten = 0             # frames queued but not yet handed to the transport
 
     def enqueue(self, data, is_message=False):
         if not self.closing:
+            self.unwritten += 1
             self.queue.put_nowait((data, is_message))
 
     def close_after_queue(self):
@@ -64,12 +77,20 @@ class _Connection:
         if transport is not None and not transport.is_closing():
             transport.abort()
 
-    def error_and_close(self, message, body="", extra=None):
+    def error(self, message: str, body: str = "", frame: Frame | None = None,
+              extra: dict[str, str] | None = None) -> None:
+        """An ERROR frame (with receipt-id when the failed frame asked for a receipt)."""
         headers = {"message": message}
         if body:
             headers["content-type"] = "text/plain"
+        if frame is not None and "receipt" in frame.headers:
+            headers["receipt-id"] = frame.headers["receipt"]
         headers.update(extra or {})
         self.enqueue(encode_frame("ERROR", headers, body))
+
+    def error_and_close(self, message: str, body: str = "", extra: dict[str, str] | None = None) -> None:
+        """A fatal error (CONNECT failures, broken frames): ERROR, then close, as ActiveMQ does."""
+        self.error(message, body, extra=extra)
         self.close_after_queue()
 
     # --------------------------------------------------------------- writing
@@ -92,6 +113,8 @@ class _Connection:
                 if is_message and server.delivery_delay > 0:
                     await asyncio.sleep(server.delivery_delay)
                 self.writer.write(data)
+                if data != b"\n":
+                    self.unwritten -= 1
                 await self.writer.drain()
         except (ConnectionError, OSError, asyncio.CancelledError):
             self.abort()
@@ -104,7 +127,7 @@ class _Connection:
             while not self.closing:
                 timeout = None
                 if self.receive_interval:
-                    timeout = self.receive_interval * 2
+                    timeout = self.receive_interval * HEARTBEAT_GRACE
                 elif not self.connected:
                     timeout = server.connect_timeout
                 try:
@@ -180,16 +203,18 @@ class _Connection:
             LOG.info("connection %d: login failed", self.number)
             self.error_and_close("login failed", "javax.jms.JMSSecurityException: User name or password is invalid.")
             return False
-        server_ms = self.server.heartbeat_ms
         client_send, client_receive = client_hb
-        # Negotiation (STOMP 1.1): 0 on either side disables that direction; else the max.
-        self.send_interval = max(server_ms, client_receive) / 1000.0 if server_ms and client_receive else 0.0
-        self.receive_interval = max(server_ms, client_send) / 1000.0 if server_ms and client_send else 0.0
+        if not self.server.heartbeat_ms:      # heart-beats off (a test mode, not the HMC's)
+            client_send = client_receive = 0
+        # ActiveMQ grants what the client asks: it sends every `client_receive` ms and expects
+        # something every `client_send` ms; CONNECTED says so, i.e. the request reversed.
+        self.send_interval = client_receive / 1000.0
+        self.receive_interval = client_send / 1000.0
         self.version = version
         self.connected = True
         self.enqueue(encode_frame("CONNECTED", {
             "version": version,
-            "heart-beat": "%d,%d" % (server_ms, server_ms),
+            "heart-beat": "%d,%d" % (client_receive, client_send),
             "server": "hmcsim/1.0",
             "session": "ID:hmcsim-%d" % self.number,
         }, escape=False))
@@ -197,38 +222,38 @@ class _Connection:
                  self.number, version, self.send_interval, self.receive_interval)
         return True
 
-    def on_subscribe(self, frame):
+    def on_subscribe(self, frame: Frame) -> bool:
+        """A failed SUBSCRIBE gets an ERROR, and the connection stays open (ActiveMQ)."""
         destination = frame.headers.get("destination", "")
         sub_id = frame.headers.get("id")
         if sub_id is None:
-            if self.version == "1.0":
-                sub_id = destination
-            else:
-                self.error_and_close("SUBSCRIBE frame has no id header")
-                return False
+            self.error("SUBSCRIBE frame has no id header", frame=frame)
+            return True
         if sub_id in self.subscriptions:
-            self.error_and_close("Duplicate subscription id %r" % sub_id)
-            return False
+            self.error("Duplicate subscription id %r" % sub_id, frame=frame)
+            return True
         topic = destination[len("/topic/"):] if destination.startswith("/topic/") else None
         if not topic or not self.server.hmc.topic_known(topic):
             shown = "topic://" + topic if topic else destination
-            message = ("remote addConsumer failed because the specified destination, '%s', "
-                       "is not a known or approved topic." % shown)
+            text = ("remote addConsumer failed because the specified destination, '%s', "
+                    "is not a known or approved topic." % shown)
             LOG.info("connection %d: SUBSCRIBE to unknown topic %s", self.number, shown)
-            self.error_and_close(message, "java.lang.SecurityException: " + message)
-            return False
+            # The HMC's message header starts with two blanks (zhmcclient issue #770).
+            self.error("  " + text, "java.lang.SecurityException: " + text, frame=frame)
+            return True
         self.subscriptions[sub_id] = destination
+        self.server.add_subscriber(destination, self, sub_id)
         self.receipt(frame)
         for headers, body in self.server.hmc.refresh_notifications(topic):
             self.enqueue(self.server.message_frame(destination, sub_id, headers, body), is_message=True)
         return True
 
-    def on_unsubscribe(self, frame):
+    def on_unsubscribe(self, frame: Frame) -> bool:
         sub_id = frame.headers.get("id")
         if sub_id not in self.subscriptions:
-            self.error_and_close("No subscription with id %r" % sub_id)
-            return False
-        del self.subscriptions[sub_id]
+            self.error("No subscription matched.", frame=frame)      # ActiveMQ's text
+            return True
+        self.server.remove_subscriber(self.subscriptions.pop(sub_id), self, sub_id)
         self.receipt(frame)
         return True
 
@@ -237,11 +262,11 @@ class _Connection:
         self.close_after_queue()
         return False
 
-    def on_send(self, frame):
+    def on_send(self, frame: Frame) -> bool:
         # HMC clients may only consume.
-        self.error_and_close("User is not authorized to write to: %s" % frame.headers.get("destination", ""),
-                             "java.lang.SecurityException: User is not authorized to write to destination.")
-        return False
+        self.error("User is not authorized to write to: %s" % frame.headers.get("destination", ""),
+                   "java.lang.SecurityException: User is not authorized to write to destination.", frame=frame)
+        return True
 
     def on_ack(self, frame):
         self.receipt(frame)
@@ -260,9 +285,11 @@ class StompServer:
         self.connect_timeout = connect_timeout
         self.delivery_delay = 0.0
         self.stalled = False
-        self._connections = set()
+        self._connections: set[_Connection] = set()
+        self._subscribers: dict[str, set[tuple[_Connection, str]]] = {}   # destination -> (conn, sub id)
         self._numbers = itertools.count(1)
         self._message_ids = itertools.count(1)
+        self._id_prefix = "ID:hmcsim-%d-%d-1:1:1:1:" % (port, int(time.time() * 1000))
         self._loop = None
         self._thread = None
         self._server = None
@@ -362,6 +389,8 @@ class StompServer:
                     conn.abort()
         finally:
             self._connections.discard(conn)
+            for sub_id, destination in conn.subscriptions.items():
+                self.remove_subscriber(destination, conn, sub_id)
             if not write_task.done():
                 write_task.cancel()
             conn.abort()
@@ -370,13 +399,26 @@ class StompServer:
         await self._unstalled.wait()
 
     # ------------------------------------------------------------ publishing
-    def message_frame(self, destination, sub_id, headers, body):
-        full = {"destination": destination, "subscription": sub_id,
-                "message-id": "ID:hmcsim-%d" % next(self._message_ids)}
+    def add_subscriber(self, destination: str, conn: _Connection, sub_id: str) -> None:
+        self._subscribers.setdefault(destination, set()).add((conn, sub_id))
+
+    def remove_subscriber(self, destination: str, conn: _Connection, sub_id: str) -> None:
+        subscribers = self._subscribers.get(destination)
+        if subscribers is not None:
+            subscribers.discard((conn, sub_id))
+            if not subscribers:
+                del self._subscribers[destination]
+
+    def _message_id(self) -> str:
+        return self._id_prefix + str(next(self._message_ids))
+
+    def message_frame(self, destination: str, sub_id: str, headers: dict[str, str], body: str,
+                      message_id: str | None = None) -> bytes:
+        full = {"destination": destination, "subscription": sub_id, "message-id": message_id or self._message_id()}
         full.update(headers)
         return encode_frame("MESSAGE", full, body)
 
-    def publish(self, topic_name, headers, body):
+    def publish(self, topic_name: str, headers: dict[str, str], body: str) -> None:
         """Deliver to every subscription of /topic/<topic_name> (non-blocking, ordered)."""
         loop = self._loop
         if loop is None:
@@ -386,15 +428,28 @@ class StompServer:
         except RuntimeError:     # the loop closed under us (stop() racing a job timer)
             LOG.debug("STOMP server stopped; notification for %s not delivered", topic_name)
 
-    def _deliver(self, destination, headers, body):
-        for conn in list(self._connections):
-            if not conn.connected:
-                continue
-            for sub_id, sub_dest in list(conn.subscriptions.items()):
-                if sub_dest == destination:
-                    conn.enqueue(self.message_frame(destination, sub_id, headers, body), is_message=True)
+    def _deliver(self, destination: str, headers: dict[str, str], body: str) -> None:
+        message_id = self._message_id()      # one per publication, the same for every subscriber
+        for conn, sub_id in list(self._subscribers.get(destination, ())):
+            if conn.connected:
+                conn.enqueue(self.message_frame(destination, sub_id, headers, body, message_id), is_message=True)
+
+    def drain(self, timeout: float = 2.0) -> None:
+        """Wait until every queued frame has been written (e.g. console-shutting-down before a drop)."""
+        async def drained() -> None:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if all(c.unwritten <= 0 and _flushed(c.writer.transport) for c in self._connections):
+                    return
+                await asyncio.sleep(0.01)
+
+        if self._loop is not None and not self.stalled:
+            asyncio.run_coroutine_threadsafe(drained(), self._loop).result(timeout + 5)
 
     # ----------------------------------------------------------------- faults
+    def subscription_count(self, destination: str) -> int:
+        return self._call(lambda: len(self._subscribers.get(destination, ())))
+
     def connection_count(self):
         return self._call(lambda: sum(1 for c in self._connections if c.connected and not c.closing))
 

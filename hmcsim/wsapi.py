@@ -2,17 +2,26 @@
 
 Errors are HMC-shaped: a JSON body with http-status, reason, message, request-method,
 request-uri and friends. Request headers are echoed without X-API-Session and
-Authorization, and the request body is never echoed (it may hold a password).
+Authorization, and the request body is never echoed (it may hold a password). Request
+validation uses the HMC's common reason codes: 400.1 unknown query parameter, 400.3
+missing body, 400.5 missing field, 400.7 wrong type or range, 400.9 malformed JSON,
+400.14 invalid query value.
 """
+from __future__ import annotations
+
 import json
 import logging
 import re
 import socket
 import sys
+from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from hmcsim.hmc import HmcError
+from hmcsim.hmc import Session
+from hmcsim.inventory import Query
+from hmcsim.jobs import HmcError
+from hmcsim.resources import LPAR, PARTITION, Resource
 from hmcsim.serving import ServedHttp
 
 LOG = logging.getLogger("hmcsim.wsapi")
@@ -25,15 +34,21 @@ _SAFE_HEADERS = ("content-type", "accept", "user-agent", "x-audit-id", "content-
 def _bool_parm(name, values):
     value = values[-1]
     if value not in ("true", "false"):
-        raise HmcError(400, 1, "Query parameter %s must be true or false, got %r." % (name, value[:40]))
+        raise HmcError(400, 14, "Query parameter %s must be true or false, got %r." % (name, value[:40]))
     return value == "true"
 
 
 def _int_parm(name, values):
     value = values[-1]
     if not re.fullmatch(r"-?\d{1,18}", value):
-        raise HmcError(400, 1, "Query parameter %s must be an integer, got %r." % (name, value[:40]))
+        raise HmcError(400, 14, "Query parameter %s must be an integer, got %r." % (name, value[:40]))
     return int(value)
+
+
+def _only(query: Query, allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(query) - set(allowed))
+    if unknown:
+        raise HmcError(400, 1, "Unrecognized or unsupported query parameters: %s." % ", ".join(unknown))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -49,6 +64,15 @@ class _Handler(BaseHTTPRequestHandler):
         ("DELETE", r"/api/sessions/this-session", "logoff", True),
         ("GET", r"/api/sessions/operations/get-notification-topics", "get_topics", True),
         ("GET", r"/api/console", "get_console", True),
+        ("POST", r"/api/services/aggregation/submit", "submit_requests", True),
+        ("GET", r"/api/console/operations/list-permitted-partitions", "list_permitted_partitions", True),
+        ("GET", r"/api/console/operations/list-permitted-logical-partitions", "list_permitted_lpars", True),
+        ("GET", r"/api/console/operations/get-(audit|security)-log", "get_console_log", True),
+        ("GET", r"/api/console/operations/list-unmanaged-cpcs", "list_unmanaged_cpcs", True),
+        ("GET", r"/api/console/operations/list-features", "list_features", True),
+        ("GET", r"/api/cpcs/" + _ID + r"/operations/list-features", "list_features", True),
+        ("GET", r"/api/cpcs/" + _ID + r"/image-activation-profiles", "list_image_profiles", True),
+        ("GET", r"/api/cpcs/" + _ID + r"/image-activation-profiles/" + _ID, "get_image_profile", True),
         ("GET", r"/api/cpcs", "list_cpcs", True),
         ("GET", r"/api/cpcs/" + _ID, "get_cpc", True),
         ("GET", r"/api/cpcs/" + _ID + r"/partitions", "list_partitions", True),
@@ -103,14 +127,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _json_body(self, raw, required=False):
         if not raw.strip():
             if required:
-                raise HmcError(400, 1, "The request requires a JSON request body.")
+                raise HmcError(400, 3, "The request requires a JSON request body.")
             return {}
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            raise HmcError(400, 1, "The request body is not valid JSON.") from None
+            raise HmcError(400, 9, "The request body is not a well-formed JSON document.") from None
         if not isinstance(body, dict):
-            raise HmcError(400, 1, "The request body must be a JSON object.")
+            raise HmcError(400, 9, "The request body must be a JSON object.")
         return body
 
     def _send(self, status, body=None, extra_headers=None):
@@ -160,20 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             raw = self._read_body()
-            route = None
-            path_matched = False
-            for method, pattern, name, needs_session in self.ROUTES:
-                match = re.fullmatch(pattern, path)
-                if match:
-                    path_matched = True
-                    if method == self.command:
-                        route = (name, needs_session, [unquote(g) for g in match.groups()])
-                        break
-            if route is None:
-                if path_matched:
-                    raise HmcError(405, 0, "The %s method is not supported for this URI." % self.command)
-                raise HmcError(404, 1, "The request URI does not designate an existing resource.")
-            name, needs_session, args = route
+            name, needs_session, args = self._route(self.command, path)
             if needs_session:
                 session = self.hmc.session(self.headers.get("X-API-Session"))
             getattr(self, "op_" + name)(session, args, query, raw)
@@ -183,8 +194,51 @@ class _Handler(BaseHTTPRequestHandler):
             LOG.exception("internal error handling %s %s", self.command, path)
             self._error(HmcError(500, 0, "Internal error in hmcsim."), path, query, session)
 
+    def _route(self, command: str, path: str) -> tuple[str, bool, list[str]]:
+        """(operation name, needs a session, URI arguments); 404.1 or 405.0 when there is none."""
+        path_matched = False
+        for method, pattern, name, needs_session in self.ROUTES:
+            match = re.fullmatch(pattern, path)
+            if match:
+                path_matched = True
+                if method == command:
+                    return name, needs_session, [unquote(g) for g in match.groups()]
+        if path_matched:
+            raise HmcError(405, 0, "The %s method is not supported for this URI." % command)
+        raise HmcError(404, 1, "The request URI does not designate an existing resource.")
+
+    def _inner_get(self, session: Session | None, uri: str) -> tuple[int, Any]:
+        """One GET of a Submit Requests batch: (status, body), answered as on its own."""
+        parts = urlsplit(uri)
+        sent = []
+        try:
+            name, _needs_session, args = self._route("GET", parts.path.rstrip("/") or "/")
+            self._send, saved = (lambda status, body=None, extra_headers=None: sent.append((status, body))), self._send
+            try:
+                getattr(self, "op_" + name)(session, args, parse_qs(parts.query, keep_blank_values=True), b"")
+            finally:
+                self._send = saved
+        except HmcError as exc:
+            return exc.http_status, {"http-status": exc.http_status, "reason": exc.reason, "message": exc.message}
+        return sent[0]
+
     # ------------------------------------------------------------ operations
-    def op_get_version(self, session, args, query, raw):
+    def op_submit_requests(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
+        """Submit Requests (aggregation): zhmcclient's list(full_properties=True) sends GETs in bulk."""
+        requests = self._json_body(raw, required=True).get("requests")
+        if not isinstance(requests, list) or not all(isinstance(r, dict) for r in requests):
+            raise HmcError(400, 7, "requests must be an array of request objects.")
+        results = []
+        for request in requests:
+            if request.get("method") != "GET" or not isinstance(request.get("uri"), str):
+                results.append({"id": request.get("id"), "status": 400,
+                                "body": {"http-status": 400, "reason": 7, "message": "hmcsim runs only GET requests."}})
+                continue
+            status, body = self._inner_get(session, request["uri"])
+            results.append({"id": request.get("id"), "status": status, "body": body})
+        self._send(200, results)
+
+    def op_get_version(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self._send(200, {
             "api-major-version": self.hmc.api_version[0],
             "api-minor-version": self.hmc.api_version[1],
@@ -192,12 +246,14 @@ class _Handler(BaseHTTPRequestHandler):
             "hmc-name": self.hmc.hmc_name,
         })
 
-    def op_logon(self, session, args, query, raw):
+    def op_logon(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         body = self._json_body(raw, required=True)
         for field in ("userid", "password"):
-            if not isinstance(body.get(field), str):
-                raise HmcError(400, 1, "The request body has no %s string." % field)
-        new = self.hmc.logon(body["userid"], body["password"])
+            if field not in body:
+                raise HmcError(400, 5, "The request body has no %s field." % field)
+            if not isinstance(body[field], str):
+                raise HmcError(400, 7, "The %s field must be a string." % field)
+        new = self.hmc.logon(body["userid"], body["password"], location=self.client_address[0])
         self._send(200, {
             "api-session": new.id,
             "session-credential": new.credential,
@@ -208,36 +264,82 @@ class _Handler(BaseHTTPRequestHandler):
             "password-expires": -1,
         })
 
-    def op_logoff(self, session, args, query, raw):
+    def op_logoff(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self.hmc.logoff(session)
         self._send(204)
 
-    def op_get_topics(self, session, args, query, raw):
+    def op_get_topics(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self._send(200, {"topics": self.hmc.topics_for(session)})
 
-    def op_get_console(self, session, args, query, raw):
-        self._send(200, {"object-uri": "/api/console", "class": "console", "name": self.hmc.hmc_name,
-                         "version": self.hmc.hmc_version})
+    def op_get_console(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
+        props = {**self.hmc.console_headers, "version": self.hmc.hmc_version,
+                 "description": "hmcsim", "parent": None}
+        wanted = self._wanted(query)
+        self._send(200, {k: v for k, v in props.items() if k in wanted} if wanted else props)
 
-    def op_list_cpcs(self, session, args, query, raw):
-        self._send(200, {"cpcs": self.hmc.list_cpcs(query.get("name"))})
+    def op_list_permitted_partitions(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
+        self._send(200, {"partitions": self.hmc.list_permitted(PARTITION, query)})
 
-    def _wanted(self, query):
+    def op_list_permitted_lpars(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
+        self._send(200, {"logical-partitions": self.hmc.list_permitted(LPAR, query)})
+
+    def op_get_console_log(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
+        """Get Console Audit Log / Get Console Security Log: a JSON array of log entries."""
+        _only(query, ("begin-time", "end-time"))
+        begin = _int_parm("begin-time", query["begin-time"]) if "begin-time" in query else None
+        end = _int_parm("end-time", query["end-time"]) if "end-time" in query else None
+        self._send(200, self.hmc.console_log(args[0], begin, end))
+
+    def op_list_unmanaged_cpcs(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
+        _only(query, ("name",))
+        self._send(200, {"cpcs": []})
+
+    def op_list_features(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
+        _only(query, ("name",))
+        if args:
+            self.hmc.resource("/api/cpcs/" + args[0], "cpc")
+        self._send(200, [])
+
+    def _image_profiles(self, cpc_id: str) -> dict[str, dict[str, Any]]:
+        cpc = self.hmc.resource("/api/cpcs/" + cpc_id, "cpc")
+        return {c.name: c.image_profile() for c in cpc.children.values() if c.kind == LPAR}
+
+    def op_list_image_profiles(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
+        _only(query, ("name",))
+        names = query.get("name")
+        profiles = [{"name": p["name"], "element-uri": p["element-uri"]}
+                    for p in self._image_profiles(args[0]).values()
+                    if not names or any(re.fullmatch(n, p["name"]) for n in names)]
+        self._send(200, {"image-activation-profiles": profiles})
+
+    def op_get_image_profile(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
+        profile = self._image_profiles(args[0]).get(args[1])
+        if profile is None:
+            raise HmcError(404, 1, "The image activation profile designated by the request URI does not exist.")
+        wanted = self._wanted(query)
+        self._send(200, {k: v for k, v in profile.items() if k in wanted} if wanted else profile)
+
+    def op_list_cpcs(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
+        self._send(200, {"cpcs": self.hmc.list_cpcs(query)})
+
+    def _wanted(self, query: Query, allowed: tuple[str, ...] = ("properties",)) -> set[str] | None:
+        _only(query, allowed)
         if "properties" not in query:
             return None
         return {p for v in query["properties"] for p in v.split(",") if p}
 
-    def op_get_cpc(self, session, args, query, raw):
+    def op_get_cpc(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         res = self.hmc.resource("/api/cpcs/" + args[0], "cpc")
-        self._send(200, self.hmc.properties(res, self._wanted(query)))
+        self._send(200, self.hmc.properties(res, self._wanted(query, ("properties", "cached-acceptable",
+                                                                      "group-uri"))))
 
-    def op_list_partitions(self, session, args, query, raw):
+    def op_list_partitions(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         cpc = self.hmc.resource("/api/cpcs/" + args[0], "cpc")
-        self._send(200, {"partitions": self.hmc.list_children(cpc, "partitions", query)})
+        self._send(200, {"partitions": self.hmc.list_children(cpc, PARTITION, query)})
 
-    def op_list_lpars(self, session, args, query, raw):
+    def op_list_lpars(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         cpc = self.hmc.resource("/api/cpcs/" + args[0], "cpc")
-        items = self.hmc.list_children(cpc, "logical-partitions", query)
+        items = self.hmc.list_children(cpc, LPAR, query)
         if not items and query.get("name") and not cpc.dpm:
             # The HMC's quirk: an empty LPAR match is a 404 reason 1, not an empty list.
             raise HmcError(404, 1, "No logical partition matches the name filter.")
@@ -247,19 +349,19 @@ class _Handler(BaseHTTPRequestHandler):
         kind = "partition" if args[0] == "partitions" else "logical-partition"
         return self.hmc.resource("/api/%s/%s" % (args[0], args[1]), kind)
 
-    def op_get_child(self, session, args, query, raw):
+    def op_get_child(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:  # Get Partition / Logical Partition Properties
         self._send(200, self.hmc.properties(self._child(args), self._wanted(query)))
 
-    def op_open_channel(self, session, args, query, raw):
+    def op_open_channel(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         res = self._child(args)
         body = self._json_body(raw)
         include = body.get("include-refresh-messages", True)
         if not isinstance(include, bool):
-            raise HmcError(400, 1, "include-refresh-messages must be a boolean.")
+            raise HmcError(400, 7, "include-refresh-messages must be a boolean.")
         topic = self.hmc.open_os_message_channel(session, res, include)
         self._send(200, {"topic-name": topic})
 
-    def op_list_os_messages(self, session, args, query, raw):
+    def op_list_os_messages(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         res = self._child(args)
         kwargs = {}
         for parm, key, conv in (("begin-sequence-number", "begin", _int_parm),
@@ -269,55 +371,59 @@ class _Handler(BaseHTTPRequestHandler):
                                 ("max-messages", "max_messages", _int_parm)):
             if parm in query:
                 kwargs[key] = conv(parm, query[parm])
-        unknown = set(query) - {"begin-sequence-number", "end-sequence-number", "is-held", "is-priority",
-                                "max-messages"}
-        if unknown:
-            raise HmcError(400, 1, "Unknown query parameter(s): %s." % ", ".join(sorted(unknown)))
+        _only(query, ("begin-sequence-number", "end-sequence-number", "is-held", "is-priority", "max-messages"))
         self._send(200, {"os-messages": self.hmc.list_os_messages(res, **kwargs)})
 
-    def op_send_os_cmd(self, session, args, query, raw):
+    def op_send_os_cmd(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         res = self._child(args)
         body = self._json_body(raw, required=True)
         text = body.get("operating-system-command-text")
+        if text is None:
+            raise HmcError(400, 5, "The request body has no operating-system-command-text field.")
         if not isinstance(text, str) or not 1 <= len(text) <= 200:
-            raise HmcError(400, 1, "operating-system-command-text must be a string of 1 to 200 characters.")
+            raise HmcError(400, 7, "operating-system-command-text must be a string of 1 to 200 characters.")
         is_priority = body.get("is-priority", False)
         if not isinstance(is_priority, bool):
-            raise HmcError(400, 1, "is-priority must be a boolean.")
+            raise HmcError(400, 7, "is-priority must be a boolean.")
         self.hmc.send_os_command(res, text, is_priority)
         self._send(204)
 
-    def op_delete_os_message(self, session, args, query, raw):
+    def op_delete_os_message(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         res = self._child(args)
         body = self._json_body(raw, required=True)
         seq = body.get("sequence-number")
+        if seq is None:
+            raise HmcError(400, 5, "The request body has no sequence-number field.")
         if not isinstance(seq, int) or isinstance(seq, bool):
-            raise HmcError(400, 1, "sequence-number must be an integer.")
+            raise HmcError(400, 7, "sequence-number must be an integer.")
         self.hmc.delete_os_message(res, seq)
         self._send(204)
 
-    def _async(self, session, res, operation):
-        job = self.hmc.start_job(session, res, operation)
+    def _async(self, session: Session, res: Resource, operation: str, body: dict[str, Any]) -> None:
+        force = body.get("force", False)
+        if not isinstance(force, bool):
+            raise HmcError(400, 7, "force must be a boolean.")
+        job = self.hmc.start_job(session, res, operation, body)
         # No Location header: zhmcclient treats one as "a create operation" and then expects
         # job-results to be an object, which start/stop/activate do not return.
         self._send(202, {"job-uri": job.uri})
 
-    def op_partition_op(self, session, args, query, raw):
-        self._json_body(raw)
-        self._async(session, self.hmc.resource("/api/partitions/" + args[0], "partition"), args[1])
+    def op_partition_op(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
+        body = self._json_body(raw)
+        self._async(session, self.hmc.resource("/api/partitions/" + args[0], PARTITION), args[1], body)
 
-    def op_lpar_op(self, session, args, query, raw):
-        self._json_body(raw)
-        self._async(session, self.hmc.resource("/api/logical-partitions/" + args[0], "logical-partition"), args[1])
+    def op_lpar_op(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
+        body = self._json_body(raw)
+        self._async(session, self.hmc.resource("/api/logical-partitions/" + args[0], LPAR), args[1], body)
 
-    def op_get_job(self, session, args, query, raw):
+    def op_get_job(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self._send(200, self.hmc.job(args[0]).to_json())
 
-    def op_delete_job(self, session, args, query, raw):
+    def op_delete_job(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self.hmc.delete_job(args[0])
         self._send(204)
 
-    def op_cancel_job(self, session, args, query, raw):
+    def op_cancel_job(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self.hmc.cancel_job(args[0])
         self._send(202)
 

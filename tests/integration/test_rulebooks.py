@@ -80,6 +80,8 @@ def test_watch_active_partitions_rulebook_and_control_modules(hmcsim, collection
     }
     run = RulebookRun("zhmc.eda.watch_active_partitions", workdir, collections_path,
                       variables=variables, env_vars={PASSWORD_ENV: sim.password}, verbosity=1)
+    # An HMC reports a status change only when the status changes: PART2 starts stopped.
+    sim.set_status("CPC1", "PART2", "stopped")
     with run:
         run.wait_for(CONNECTED_LINE, timeout=90)
         _wait(lambda: os.path.exists(sock), 30, "the control socket")
@@ -89,6 +91,7 @@ def test_watch_active_partitions_rulebook_and_control_modules(hmcsim, collection
         deadline = time.monotonic() + 90
         topic = None
         while topic is None and time.monotonic() < deadline:
+            sim.set_status("CPC1", "PART2", "stopped")     # no notification when it already is
             sim.set_status("CPC1", "PART2", "active")
             try:
                 topic = _wait(lambda: _channel_topic_of(sim, sock, "CPC1", "PART2"), 20,

@@ -128,6 +128,20 @@ def test_cli_fixed_ports_config_and_scenario(tmp_path):
     assert code == 0, stderr
 
 
+def test_cli_generated_estate_and_shared_config(tmp_path):
+    shared = tmp_path / "twins.json"
+    proc = start_cli(tmp_path, "--estate", "2x3", "--estate-seed", "7", "--shared-config", str(shared),
+                     "--hmc-name", "HMC1")
+    try:
+        info = wait_ready(proc, tmp_path)
+        assert info["hmc_name"] == "HMC1" and [c["name"] for c in info["cpcs"]] == ["CPC01", "CPC02"]
+        assert [len(c.get("partitions", c.get("lpars"))) for c in info["cpcs"]] == [3, 3]
+        assert json.loads(shared.read_text())["config"]["users"][0]["password"] == info["password"]
+    finally:
+        code, stderr = stop_cli(proc)
+    assert code == 0, stderr
+
+
 @pytest.mark.parametrize("args, env, expected", [
     (["--config", "CONFIG"], None, "cpcs[0].dpm"),
     (["--ws-port", "70000"], None, "--ws-port"),
@@ -135,6 +149,8 @@ def test_cli_fixed_ports_config_and_scenario(tmp_path):
      None, "HMCSIM_NO_SUCH_VAR"),
     (["--broker-user", "u"], None, "--broker-user needs --external-broker"),
     (["--scenario", "MISSING"], None, "does not exist"),
+    (["--estate", "ten"], None, "--estate must be CPCSxPARTITIONS"),
+    (["--estate", "200x1"], None, "estate.cpcs"),
 ])
 def test_cli_bad_arguments_exit_2(tmp_path, args, env, expected):
     config = tmp_path / "bad.yaml"

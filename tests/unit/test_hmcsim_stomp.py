@@ -77,11 +77,14 @@ def subscribe(conn, topic, sub_id):
 
 
 def test_status_change_and_property_change_headers(hmcsim, logged_on):
+    """status, additional-status and has-unacceptable-status are (sc) properties: they come
+    only in status-change; a (pc) property such as description comes in property-change."""
     session, logon, conn, listener = logged_on
     subscribe(conn, logon["notification-topic"], "obj")
     hmcsim.set_status("CPC1", "PART2", "degraded", additional_status="cpu-degraded")
     try:
-        headers, body = listener.next_of("status-change")
+        headers, body = listener.next()
+        assert headers["notification-type"] == "status-change"
         for name in OBJECT_HEADERS:
             assert isinstance(headers.get(name), str) and headers[name], name
         assert headers["destination"] == "/topic/" + logon["notification-topic"]
@@ -93,12 +96,18 @@ def test_status_change_and_property_change_headers(hmcsim, logged_on):
         report = json.loads(body)["change-reports"][0]
         assert report["new-status"] == "degraded" and report["old-status"] == "active"
         assert report["new-additional-status"] == "cpu-degraded" and report["has-unacceptable-status"] is True
-        pheaders, pbody = listener.next_of("property-change")
-        assert pheaders["property-names"].startswith(" status ") and pheaders["property-names"].endswith(" ")
+        listener.assert_quiet(0.3)                     # no property-change for a status change
+        assert hmcsim.set_status("CPC1", "PART2", "degraded") is False    # no change, no notification
+        hmcsim.set_property("CPC1", "PART2", "description", "web tier")
+        pheaders, pbody = listener.next()
+        assert pheaders["notification-type"] == "property-change"
+        assert pheaders["property-names"] == " description "
         assert int(pheaders["session-sequence-nr"]) == int(headers["session-sequence-nr"]) + 1
-        assert int(pheaders["global-sequence-nr"]) > int(headers["global-sequence-nr"])
         changes = json.loads(pbody)["change-reports"]
-        assert changes[0] == {"property-name": "status", "old-value": "active", "new-value": "degraded"}
+        assert changes == [{"property-name": "description", "old-value": "hmcsim partition PART2",
+                            "new-value": "web tier"}]
+        with pytest.raises(ValueError, match="status property"):
+            hmcsim.set_property("CPC1", "PART2", "status", "stopped")
     finally:
         hmcsim.set_status("CPC1", "PART2", "active", additional_status="")
 
@@ -233,31 +242,39 @@ def test_inventory_change_has_empty_body_and_action(hmcsim, logged_on):
     assert body == "" and headers["action"] == "remove" and headers["name"] == "PART3"
 
 
-def test_unknown_topic_gets_activemq_error_frame_and_close(hmcsim):
+def test_unknown_topic_gets_activemq_error_frame_and_stays_open(hmcsim):
     raw = RawStomp(hmcsim)
     try:
         assert raw.connect(hmcsim.userid, hmcsim.password).command == "CONNECTED"
-        raw.send("SUBSCRIBE", {"id": "1", "destination": "/topic/no.such.topic", "ack": "auto"})
+        raw.send("SUBSCRIBE", {"id": "1", "destination": "/topic/no.such.topic", "ack": "auto", "receipt": "r1"})
         frame = raw.next_frame()
         assert frame.command == "ERROR"
         assert frame.headers["content-type"] == "text/plain"
-        assert frame.headers["message"] == ("remote addConsumer failed because the specified destination, "
+        assert frame.headers["receipt-id"] == "r1"
+        assert frame.headers["message"] == ("  remote addConsumer failed because the specified destination, "
                                             "'topic://no.such.topic', is not a known or approved topic.")
-        assert frame.body.decode().startswith("java.lang.SecurityException: ")
-        assert raw.wait_closed() == []
+        assert frame.body.decode().startswith("java.lang.SecurityException: remote addConsumer")
+        # ActiveMQ keeps the connection: the next SUBSCRIBE (same id, it was never added) works.
+        raw.send("SUBSCRIBE", {"id": "1", "destination": "/topic/" + hmcsim.info["audit_topic"], "receipt": "r2"})
+        frame = raw.next_frame()
+        assert frame.command == "RECEIPT" and frame.headers["receipt-id"] == "r2"
+        raw.send("UNSUBSCRIBE", {"id": "nope", "receipt": "r3"})
+        frame = raw.next_frame()
+        assert frame.command == "ERROR" and frame.headers["receipt-id"] == "r3"
+        raw.send("DISCONNECT", {"receipt": "bye"})
+        assert raw.next_frame().headers["receipt-id"] == "bye"
     finally:
         raw.close()
 
 
 def test_stomppy_sees_unknown_topic_error(hmcsim):
-    # stomp.py 9 over TLS notices a server-side close only through missing heart-beats.
     conn, listener = stomp_connect(hmcsim, hmcsim.userid, hmcsim.password, heartbeats=(1000, 1000))
     try:
         conn.subscribe("/topic/hmcuser.999999osm.deadbeef", id="x", ack="auto")
         headers, body = listener.errors.get(timeout=5)
         assert "'topic://hmcuser.999999osm.deadbeef', is not a known or approved topic." in headers["message"]
-        listener.disconnected.get(timeout=6)
-        assert not conn.is_connected()
+        subscribe(conn, hmcsim.info["audit_topic"], "audit")     # still connected
+        assert conn.is_connected() and listener.disconnected.empty()
     finally:
         conn.disconnect()
 
@@ -265,17 +282,23 @@ def test_stomppy_sees_unknown_topic_error(hmcsim):
 def test_connected_frame_and_heartbeat_negotiation(hmcsim):
     raw = RawStomp(hmcsim)
     try:
-        frame = raw.connect(hmcsim.userid, hmcsim.password, heart_beat="500,300", version="1.0,1.1,1.2")
+        frame = raw.connect(hmcsim.userid, hmcsim.password, heart_beat="800,300", version="1.0,1.1,1.2")
         assert frame.command == "CONNECTED"
         assert frame.headers["version"] == "1.2"
-        assert frame.headers["heart-beat"] == "1000,1000"      # the fixture's heartbeat_ms
-        # The server sends EOL heart-beats every max(1000, 300) ms; we promised one every
-        # max(500, 1000) ms and send nothing, so it drops us after 2 x 1 s of silence.
+        assert frame.headers["heart-beat"] == "300,800"      # the client's request, reversed (ActiveMQ)
+        # The server sends an EOL every 300 ms; we promised one every 800 ms and send nothing,
+        # so it drops us after 1.5 x 0.8 s of silence.
         start = time.monotonic()
         assert raw.wait_closed(timeout=5.0) == []
         elapsed = time.monotonic() - start
-        assert 1.8 <= elapsed <= 3.5, elapsed
-        assert raw.heartbeats >= 1
+        assert 1.0 <= elapsed <= 2.0, elapsed
+        assert raw.heartbeats >= 2
+    finally:
+        raw.close()
+    raw = RawStomp(hmcsim)
+    try:
+        frame = raw.connect(hmcsim.userid, hmcsim.password, heart_beat="0,0")
+        assert frame.headers["heart-beat"] == "0,0"          # none asked, none given (zhmcclient #572)
     finally:
         raw.close()
 

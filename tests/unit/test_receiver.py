@@ -235,6 +235,11 @@ def test_error_frame_after_messages_keeps_order(fresh_hmcsim, receiver_factory):
     assert receiver.is_connected()
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "receiver.py assumes the broker closes the connection after the ERROR for a failed SUBSCRIBE; "
+    "ActiveMQ (the HMC's broker, and hmcsim now) keeps it open without adding the subscription, so "
+    "unsubscribe() sends an UNSUBSCRIBE that gets a second ERROR ('No subscription matched.') and "
+    "notifications() raises it instead of reconnecting (issue 13; the runtime redesign owns receiver.py)"))
 def test_unknown_topic_error_frame(fresh_hmcsim, receiver_factory):
     sim = fresh_hmcsim
     receiver = receiver_factory(sim, [sim.info["audit_topic"], "hmcuser.1osm.gone"])
