@@ -314,6 +314,17 @@ class HmcSim:
                 self.stomp.refuse(down_seconds)
         return dropped
 
+    def kill(self) -> None:
+        """The HMC dies at once (as with SIGKILL or a power loss): established WS API and
+        STOMP connections are reset, nothing listens any more. Unlike stop(), nothing is
+        closed in an orderly way."""
+        if not self._started:
+            return
+        self.wsapi.httpd.reset_connections()
+        self.drop_stomp_connections()
+        self.stop()
+        self.wsapi.httpd.reset_connections()  # any accepted while stopping
+
     def send_error_frame(self, message=None, body=None, close=True):
         """Send an ERROR frame to every STOMP connection (then close it, like ActiveMQ)."""
         return self._stomp_only("send_error_frame").send_error_frame(message, body, close)

@@ -13,6 +13,8 @@ import json
 import logging
 import re
 import socket
+import threading
+import struct
 import sys
 from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -435,6 +437,8 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address, hmc, ssl_context):
         self.hmc = hmc
         self.ssl_context = ssl_context
+        self.open_sockets: set = set()  # established connections, for kill()
+        self.open_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def get_request(self):
@@ -442,7 +446,26 @@ class _Server(ThreadingHTTPServer):
         # Headers and body go out in two writes; without NODELAY, Nagle + delayed ACK add 40 ms.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # The handshake happens in the request thread (do_handshake_on_connect), not here.
-        return self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+        tls = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        with self.open_lock:
+            self.open_sockets.add(tls)
+        return tls, addr
+
+    def shutdown_request(self, request):
+        with self.open_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def reset_connections(self):
+        """Cut every established connection (as a host that dies does: clients see a reset)."""
+        with self.open_lock:
+            sockets, self.open_sockets = list(self.open_sockets), set()
+        for sock in sockets:
+            try:  # SO_LINGER 0: the peer gets a reset, not an orderly end
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request, client_address):
         # Called from the base class's exception handler: sys.exc_info() is set.
