@@ -89,6 +89,7 @@ class CatchUp:
             event = resync_event(obj, old, new, props, self._host(), gap_id)
             book.set(obj.uri, new)
             if self._pump.accepts(event):
+                await self._pump.complete(event)
                 await self._emitter.emit(event)
         for obj in listed.values():
             if book.get(obj.uri) is None:

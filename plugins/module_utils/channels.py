@@ -64,6 +64,12 @@ class ChannelOpener:
         found = await self._keeper.call(finder, spec.cpc, spec.name)
         return [OsObject.from_hmc(item) for item in found]
 
+    async def list_all(self) -> List[OsObject]:
+        """Every partition and LPAR of every CPC (for the directory)."""
+        client = self._keeper.client
+        found = await self._keeper.call(client.find_os_objects, ".*")
+        return [OsObject.from_hmc(item) for item in found]
+
     async def _count_cpcs(self, spec: ChannelSpec) -> int:
         return len(await self._keeper.call(self._keeper.client.find_cpcs, spec.cpc))
 

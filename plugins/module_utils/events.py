@@ -38,6 +38,7 @@ STATUS_STATES = (
     "error",
     "channel",
     "watch",
+    "waiting",
 )
 STATUS_NOTIFICATION_TYPE = "status"
 ORIGIN_LIVE = "live"

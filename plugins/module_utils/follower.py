@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Dict, Optional, Tuple
+from typing import Awaitable, Dict, Optional, Tuple
 
 from ansible_collections.zhmc.eda.plugins.module_utils.aio import Clock
 from ansible_collections.zhmc.eda.plugins.module_utils.channels import (
     Changes, ChannelOpener, LiveOp, StatusFunc, publish_changes)
-from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import HMCClientError, HMCError
+from ansible_collections.zhmc.eda.plugins.module_utils.directory import ObjectDirectory
+from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import HMCClientError
 from ansible_collections.zhmc.eda.plugins.module_utils.session_keeper import SessionKeeper
 from ansible_collections.zhmc.eda.plugins.module_utils.watch_list import (
     OS_OBJECT_CLASSES, OsObject, WatchList)
@@ -45,11 +46,12 @@ class Follower:
     then; runs as a task of its own (``run()``)."""
 
     def __init__(self, watch: WatchList, opener: ChannelOpener, keeper: SessionKeeper,
-                 lock: asyncio.Lock, clock: Clock, resync_interval: float,
-                 live: LiveOp, status: StatusFunc) -> None:
+                 directory: ObjectDirectory, lock: asyncio.Lock, clock: Clock,
+                 resync_interval: float, live: LiveOp, status: StatusFunc) -> None:
         self._watch = watch
         self._opener = opener
         self._keeper = keeper
+        self._directory = directory
         self._lock = lock
         self._clock = clock
         self._resync_interval = resync_interval
@@ -58,7 +60,6 @@ class Follower:
         self._pending: Dict[str, Tuple[str, Optional[str]]] = {}  # uri -> (what, new status)
         self._resync_due = False
         self._wake = asyncio.Event()
-        self._cpc_names: Dict[str, str] = {}  # CPC uri -> name
 
     # ------------------------------------------------------------------ input (the pump)
     def observe(self, event: dict) -> None:
@@ -122,6 +123,7 @@ class Follower:
         async with self._lock:
             changes = Changes()
             if what == REMOVE:
+                self._directory.forget(uri)
                 known = self._known(uri)
                 if known is not None:
                     self._opener.forget(known, "deleted from the HMC", changes)
@@ -145,27 +147,8 @@ class Follower:
         return next((obj for obj, _why in self._watch.unavailable() if obj.uri == uri), None)
 
     async def _resolve(self, uri: str, status: Optional[str]) -> Optional[OsObject]:
-        """The object behind a notification: what the watch list knows, else the HMC."""
+        """The object behind a notification: what the watch list knows, else the directory."""
         known = self._known(uri)
         if known is not None:
             return known.with_status(status) if status is not None else known
-        client = self._keeper.client
-        try:
-            props: Dict[str, Any] = await self._keeper.call(
-                client.get_properties, uri, ["name", "status", "parent", "class"])
-        except HMCError as exc:
-            if exc.http_status == 404:
-                return None  # gone again already
-            raise
-        cpc_uri = props.get("parent")
-        return OsObject(uri=uri, name=props.get("name"), cls=props.get("class") or "object",
-                        cpc_name=await self._cpc_name(cpc_uri), cpc_uri=cpc_uri,
-                        status=status or props.get("status"))
-
-    async def _cpc_name(self, cpc_uri: Optional[str]) -> Optional[str]:
-        if not cpc_uri:
-            return None
-        if cpc_uri not in self._cpc_names:
-            for cpc in await self._keeper.call(self._keeper.client.list_cpcs):
-                self._cpc_names[cpc["object-uri"]] = cpc.get("name")
-        return self._cpc_names.get(cpc_uri)
+        return await self._directory.resolve(uri, status)

@@ -146,6 +146,17 @@ def text_list(name: str, value: Any, choices: Optional[Collection[str]] = None
     return tuple(result)
 
 
+def choice(name: str, value: Any, choices: Optional[Collection[str]]) -> str:
+    """A string, one of ``choices`` when they are given."""
+    result = text(name, value)
+    if choices is not None and result not in choices:
+        close = difflib.get_close_matches(result, list(choices), n=1, cutoff=0.6)
+        hint = " (did you mean %r?)" % close[0] if close else ""
+        raise ValueError("option '%s': %r is not one of %s%s"
+                         % (name, result, ", ".join(choices), hint))
+    return result
+
+
 def mapping(name: str, value: Any, secret: bool = False) -> dict:
     if not isinstance(value, dict):
         raise ValueError("option '%s': expected a dict, got %s" % (name, got(value, secret)))

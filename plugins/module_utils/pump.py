@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from ansible_collections.zhmc.eda.plugins.module_utils import events as events_mod
 from ansible_collections.zhmc.eda.plugins.module_utils.dedupe import OsMessageDedupe
+from ansible_collections.zhmc.eda.plugins.module_utils.directory import ObjectDirectory
 from ansible_collections.zhmc.eda.plugins.module_utils.emitter import Emitter
 from ansible_collections.zhmc.eda.plugins.module_utils.job_status import JobStatusLookup
 from ansible_collections.zhmc.eda.plugins.module_utils.watch_list import WatchList
@@ -31,6 +32,7 @@ class Pump:
     def __init__(self, emitter: Emitter, watch: WatchList, *,
                  event_filter: events_mod.EventFilter, dedupe: bool, split_os_messages: bool,
                  jobs: Optional[JobStatusLookup], host: Callable[[], Optional[str]],
+                 directory: Optional[ObjectDirectory] = None, meta_hosts: Optional[str] = None,
                  observe: Optional[Callable[[dict], None]] = None) -> None:
         self._emitter = emitter
         self._watch = watch
@@ -41,6 +43,8 @@ class Pump:
         self._host = host
         # sees every event of the source's own object topic, emitted or not (the follower)
         self._observe = observe
+        self._directory = directory
+        self._meta_hosts = meta_hosts  # None, "cpc" or "object": what sets meta.hosts
         self._gaps = events_mod.SequenceGapTracker()
 
     def new_connection(self) -> None:
@@ -76,6 +80,7 @@ class Pump:
             for event in built:
                 if not self.accepts(event):
                     continue
+                await self.complete(event)
                 if self._jobs is not None and \
                         event["hmc"].get("notification_type") == "job-completion":
                     await self._jobs.submit(event)
@@ -113,9 +118,27 @@ class Pump:
         sent = 0
         for event in events:
             if self.accepts(event):
+                await self.complete(event)
                 await self._emitter.emit(event)
                 sent += 1
         return sent
+
+    async def complete(self, event: dict) -> None:
+        """What a reaction needs that the notification does not carry: the object's CPC
+        (name and URI), and ``meta.hosts`` when the options ask for it."""
+        directory = self._directory
+        if directory is not None:
+            cpc = directory.cpc_of(event)
+            obj = event["hmc"].get("object")
+            if cpc is not None and isinstance(obj, dict):
+                obj["cpc_name"], obj["cpc_uri"] = cpc
+            elif isinstance(obj, dict):
+                await directory.enrich(event)  # an object it does not know yet
+        if self._meta_hosts is not None:
+            obj = event["hmc"].get("object") or {}
+            host = obj.get("cpc_name") if self._meta_hosts == "cpc" else obj.get("name")
+            if host:
+                event.setdefault("meta", {})["hosts"] = host
 
 
 def _topic_of(headers: dict) -> str:

@@ -29,6 +29,7 @@ from ansible_collections.zhmc.eda.plugins.module_utils.aio import Clock
 from ansible_collections.zhmc.eda.plugins.module_utils.catch_up import CatchUp
 from ansible_collections.zhmc.eda.plugins.module_utils.channels import (
     Changes, ChannelOpener, publish_changes)
+from ansible_collections.zhmc.eda.plugins.module_utils.directory import ObjectDirectory
 from ansible_collections.zhmc.eda.plugins.module_utils.emitter import Emitter
 from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import (
     HMCAuthError, HMCConnectionError, HMCError)
@@ -119,6 +120,7 @@ class Recovery:
         self.start_report = Changes()  # what the first rebuild found, told once connected
         self.start_listing: Optional[Dict[str, OsObject]] = None
         self.catch_up: Optional[CatchUp] = None  # resync and backfill once reconnected
+        self.directory: Optional[ObjectDirectory] = None  # learns what each listing finds
         # told when a logon lands on another HMC (it numbers OS messages its own way)
         self.on_new_hmc: Optional[Callable[[str], None]] = None
         self.connected_at = 0.0
@@ -160,9 +162,11 @@ class Recovery:
                     raise SourceStartError("could not %s after %d attempts: %s" % (
                         step.value, attempt, self._mask(exc) or type(exc).__name__)) from None
                 delay = self._start_backoff.next_delay()
+                reason = self._mask(exc) or type(exc).__name__
                 LOG.warning("could not %s (attempt %d of %s): %s; retrying in %.1f s",
-                            step.value, attempt, attempts or "unlimited",
-                            self._mask(exc) or type(exc).__name__, delay)
+                            step.value, attempt, attempts or "unlimited", reason, delay)
+                await self._emitter.status("waiting", step=step.value, attempt=attempt,
+                                           reason=reason, retry_in=round(delay, 1))
                 await self._clock.sleep(delay)
                 step = self._first_step(needs) if step is not Step.CONNECT else Step.CONNECT
 
@@ -297,6 +301,10 @@ class Recovery:
             LOG.warning("the HMC named a topic the broker would refuse; left out: %s", name)
         needs.rebuild = True  # until the channels are all open
         changes = await opener.reconcile_all(initial=initial)
+        if self.directory is not None:
+            self.directory.learn(changes.listed.values())
+            if "object" in self._watch.topic_types:  # events about any partition or LPAR
+                self.directory.learn(await opener.list_all())
         # Channels re-opened in a new session are no news; new ones and new troubles are.
         # At start the `connected` event lists the topics; the rest is told after it.
         changes.opened = [(o, t) for o, t in changes.opened

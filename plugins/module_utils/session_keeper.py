@@ -65,6 +65,9 @@ class HmcClientLike(Protocol):
 
     def find_partitions(self, cpc_regex: str, name_regex: str) -> List[dict]: ...
 
+    def find_os_objects(self, cpc_regex: str, partition_regex: Optional[str] = None,
+                        lpar_regex: Optional[str] = None) -> List[dict]: ...
+
     def find_lpars(self, cpc_regex: str, name_regex: str) -> List[dict]: ...
 
     def open_os_message_channel(self, object_uri: str, include_refresh_messages: bool = True

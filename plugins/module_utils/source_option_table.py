@@ -51,7 +51,10 @@ _STOMP_RT = {
     "connect_timeout": ("float", "Seconds to wait for the broker connection (0 = no timeout)."),
     "connect_retries": ("int", """
 Retries after a failed connect attempt at start, before the source gives up and the rulebook
-ends (-1 = forever). Once running, the source retries forever."""),
+ends (-1 = forever: what an EDA controller activation wants, so that one started during an
+HMC outage waits for it, with a C(waiting) status event per attempt). Configuration and
+authentication errors end the source at once either way. Once running, the source retries
+forever."""),
     "reconnect_sleep_initial": ("float", "First back-off sleep in seconds."),
     "reconnect_sleep_increase": ("float", "Each sleep grows by the factor 1 + this."),
     "reconnect_sleep_max": ("float", "Ceiling of the back-off sleep in seconds."),
@@ -167,6 +170,12 @@ On a job completion notification, look up the job's status and results and add t
 event. Needs a Web Services API session. The job is not deleted. The look-up runs beside the
 stream: other events are not held up, and a job whose status the HMC does not give within 10
 seconds is emitted without it (C(hmc.job.status_error) says why).""", default=True),
+    "meta_hosts": _spec("str", """
+Set C(meta.hosts) of each event about an object, so that C(run_playbook) and C(run_module)
+act only on that host of the rulebook's inventory: C(cpc) the name of the CPC (of a
+partition or LPAR, or the CPC itself), C(object) the name of the partition, LPAR or CPC.
+The names must be hosts of the rulebook's inventory. Not set by default (every host).""",
+                        choices=["cpc", "object"]),
     "status_events": _spec("bool", """
 Emit C(hmc.status) events when the source connects, loses the connection, reconnects,
 re-logs on, sees a sequence gap or a backlog, or meets an error.""", default=False),

@@ -91,6 +91,7 @@ class SourceOptions:
     dedupe_os_messages: bool = True
     backfill_os_messages: bool = True
     job_status: bool = True
+    meta_hosts: Optional[str] = None
     status_events: bool = False
     stomp_retry_timeout_config: StompRetryTimeoutConfig = DEFAULT_STOMP_RT_CONFIG
     checkpoint_file: Optional[str] = None
@@ -327,6 +328,8 @@ def _by_type(name: str, value: Any) -> Any:
         return check.number(name, value, spec.get("minimum"))
     if kind == "list":
         return check.text_list(name, value, spec.get("choices"))
+    if kind == "str":
+        return check.choice(name, value, spec.get("choices"))
     raise AssertionError("no check for option %r of type %r" % (name, kind))
 
 

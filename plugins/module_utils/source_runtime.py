@@ -33,6 +33,7 @@ from ansible_collections.zhmc.eda.plugins.module_utils.catch_up import CatchUp
 from ansible_collections.zhmc.eda.plugins.module_utils.channels import (
     ChannelOpener, publish_changes)
 from ansible_collections.zhmc.eda.plugins.module_utils.control import ControlServer
+from ansible_collections.zhmc.eda.plugins.module_utils.directory import ObjectDirectory
 from ansible_collections.zhmc.eda.plugins.module_utils.emitter import Emitter, QueueLike
 from ansible_collections.zhmc.eda.plugins.module_utils.errors import blank_secrets
 from ansible_collections.zhmc.eda.plugins.module_utils.follower import Follower
@@ -118,13 +119,15 @@ class Source:
                                after_put=self.resume.emitted)
         self.jobs = (JobStatusLookup(self.keeper, self.emitter)
                      if self.keeper is not None and options.job_status else None)
+        self.directory = ObjectDirectory(self.keeper)
         self.pump = Pump(self.emitter, self.watch,
                          event_filter=events_mod.EventFilter(
                              notification_types=options.notification_types,
                              classes=options.classes),
                          dedupe=options.dedupe_os_messages,
                          split_os_messages=options.split_os_messages, jobs=self.jobs,
-                         host=lambda: self.recovery.host, observe=self._observe)
+                         host=lambda: self.recovery.host, directory=self.directory,
+                         meta_hosts=options.meta_hosts, observe=self._observe)
         self.opener = (ChannelOpener(self.keeper, self.watch, options.include_refresh_messages)
                        if self.keeper is not None else None)
         self.lock = asyncio.Lock()
@@ -137,6 +140,7 @@ class Source:
             backoff=Backoff.from_config(rt_config), start_backoff=Backoff.from_config(rt_config),
             clock=self._clock, mask=self.mask, lock=self.lock)
         self.recovery.on_new_hmc = self._on_new_hmc
+        self.recovery.directory = self.directory
         if self.keeper is not None and self.opener is not None:
             self.recovery.catch_up = CatchUp(
                 keeper=self.keeper, opener=self.opener, watch=self.watch, stream=self.stream,
@@ -147,9 +151,9 @@ class Source:
                                       self.emitter.status)
         self.follower: Optional[Follower] = None
         if self.keeper is not None and self.opener is not None and self.watch.follow:
-            self.follower = Follower(self.watch, self.opener, self.keeper, self.lock, self._clock,
-                                     options.resync_interval, self.stream.live,
-                                     self.emitter.status)
+            self.follower = Follower(self.watch, self.opener, self.keeper, self.directory,
+                                     self.lock, self._clock, options.resync_interval,
+                                     self.stream.live, self.emitter.status)
         self._shutdown_announced: Optional[str] = None
 
     def mask(self, text: object) -> str:

@@ -142,6 +142,10 @@ class FakeHmc:
                 return {"name": name, "status": status, "parent": CPC_URI, "class": "partition"}
         raise HMCError(404, 1, "no such object", "GET", uri)
 
+    def find_os_objects(self, cpc: str, partition_regex: Optional[str] = None,
+                        lpar_regex: Optional[str] = None) -> List[dict]:
+        return self.find_partitions(cpc, partition_regex or ".*")
+
     def find_lpars(self, cpc: str, name: str) -> List[dict]:
         self._call("find_lpars", cpc, name)
         return []

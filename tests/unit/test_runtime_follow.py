@@ -169,3 +169,24 @@ def test_a_control_request_for_a_stopped_partition_is_followed_like_the_options(
     h = run(scenario, os_message_channels=[{"cpc": "CPC1", "partition": "PART1"}])
     assert "os.1.part3" in h.broker.receivers[-1].topics
     assert partition_uri("PART2") not in [s["object_uri"] for s in h.source.watch.public_list()]
+
+
+def test_events_name_the_cpc_and_can_set_meta_hosts():
+    async def scenario(h: Harness) -> None:
+        await h.start()
+        h.broker.publish_os_message(h.hmc, "PART1", 1, "hello")
+        # an object event about a partition nobody listed yet: looked up once
+        h.hmc.statuses["PART9"] = "active"
+        h.broker.object_change(h.hmc, "PART9", "status-change", status="stopped")
+        await h.queue.wait_for(lambda ev: os_seqs(ev) == [1] and [
+            e for e in ev if e["hmc"].get("notification_type") == "status-change"])
+        await h.stop()
+
+    h = run(scenario, topic_types=["object"], meta_hosts="cpc")
+    message = [e for e in h.queue.events if e["hmc"].get("os_message")][0]
+    change = [e for e in h.queue.events if e["hmc"].get("notification_type") == "status-change"][0]
+    for event in (message, change):
+        assert event["hmc"]["object"]["cpc_name"] == "CPC1"
+        assert event["hmc"]["object"]["cpc_uri"] == "/api/cpcs/c1"
+        assert event["meta"]["hosts"] == "CPC1"
+    assert change["hmc"]["object"]["name"] == "PART9"

@@ -315,3 +315,36 @@ def test_cancellation_wins_at_every_stage_and_cleans_up(stage):
 
     h = run(scenario)
     assert all(r.closed for r in h.broker.receivers if r.connected)
+
+
+def test_an_activation_started_during_an_hmc_outage_waits_for_it():
+    """connect_retries -1: the start is retried until the HMC answers, with status events."""
+    async def scenario(h: Harness) -> None:
+        h.hmc.down = True
+        h.task = asyncio.ensure_future(h.source.run())
+        await h.queue.wait_for(lambda ev: states(ev).count("waiting") >= 3)
+        h.hmc.down = False
+        await h.queue.wait_for(lambda ev: "connected" in states(ev))
+        await h.stop()
+
+    h = run(scenario, stomp_retry_timeout_config={"connect_retries": -1})
+    waiting = [e["hmc"]["status"] for e in h.queue.events
+               if e["hmc"].get("status", {}).get("state") == "waiting"]
+    assert waiting[0]["step"] == "log on to the HMC Web Services API"
+    assert [w["attempt"] for w in waiting[:3]] == [1, 2, 3]
+    assert "connection refused" in waiting[0]["reason"]
+
+
+def test_a_wrong_password_at_start_fails_at_once_even_when_waiting_for_the_hmc():
+    from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import HMCAuthError
+
+    async def scenario(h: Harness) -> None:
+        def refuse(avoid: Any = None) -> None:
+            raise HMCAuthError(403, 0, "logon failed", "POST", "/api/sessions")
+
+        h.hmc.logon = refuse  # type: ignore[assignment]
+        with pytest.raises(HMCAuthError):
+            await h.source.run()
+
+    h = run(scenario, stomp_retry_timeout_config={"connect_retries": -1})
+    assert "waiting" not in states(h.queue.events)

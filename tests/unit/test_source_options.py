@@ -348,7 +348,8 @@ def test_schema_agrees_with_the_table():
         if spec["default"] is not None:
             assert prop["default"] == spec["default"], name
         if spec["choices"]:
-            assert prop["items"]["enum"] == spec["choices"], name
+            enum = prop["items"]["enum"] if spec["type"] == "list" else prop["enum"]
+            assert enum == spec["choices"], name
     auth = schema["properties"]["hmc_auth"]
     assert auth["additionalProperties"] is False
     assert {k for k, v in auth["properties"].items() if v.get("format") == "password"} == {

@@ -195,6 +195,16 @@ options:
       not give within 10 seconds is emitted without it (C(hmc.job.status_error) says why).'
     type: bool
     default: true
+  meta_hosts:
+    description: 'Set C(meta.hosts) of each event about an object, so that C(run_playbook) and
+      C(run_module) act only on that host of the rulebook''s inventory: C(cpc) the name of the
+      CPC (of a partition or LPAR, or the CPC itself), C(object) the name of the partition, LPAR
+      or CPC. The names must be hosts of the rulebook''s inventory. Not set by default (every
+      host).'
+    type: str
+    choices:
+      - cpc
+      - object
   status_events:
     description: Emit C(hmc.status) events when the source connects, loses the connection, reconnects,
       re-logs on, sees a sequence gap or a backlog, or meets an error.
@@ -211,8 +221,11 @@ options:
         type: float
         default: 30
       connect_retries:
-        description: Retries after a failed connect attempt at start, before the source gives
-          up and the rulebook ends (-1 = forever). Once running, the source retries forever.
+        description: 'Retries after a failed connect attempt at start, before the source gives
+          up and the rulebook ends (-1 = forever: what an EDA controller activation wants, so
+          that one started during an HMC outage waits for it, with a C(waiting) status event per
+          attempt). Configuration and authentication errors end the source at once either way.
+          Once running, the source retries forever.'
         type: int
         default: 3
       reconnect_sleep_initial:
