@@ -8,8 +8,6 @@ with parse_error and their raw text, a body exactly at the nesting limit arrives
 is printed, and a notification published after them is still processed.
 """
 import json
-import shutil
-import tempfile
 
 import pytest
 
@@ -49,15 +47,9 @@ def body_depth(value):
     return depth
 
 
-@pytest.fixture
-def workdir():
-    path = tempfile.mkdtemp(prefix="zeda-limits-rb-", dir="/tmp")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def test_bodies_over_the_limits_become_parse_errors_and_the_rulebook_goes_on(
-        activemq_running, collections_path, workdir):
+        activemq_running, collections_path, tmp_state_dir):
+    workdir = tmp_state_dir
     broker = activemq_running
     args = {
         "hmc_host": broker.host,
