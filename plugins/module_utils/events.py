@@ -5,9 +5,10 @@
 
 Pure: no I/O, no threads, no asyncio, no logging. Every function here accepts whatever a
 broker delivers (headers of any text, bodies that are empty, binary-ish, huge or not JSON)
-and never raises on it: a body that cannot be parsed becomes an event with
-``hmc.parse_error`` and the (truncated) raw body. The event shape is the public API of the
-source; ``docs/events.md`` documents every key.
+and never raises on it: a body that cannot be parsed (not JSON, over MAX_BODY_CHARS, nested
+over MAX_JSON_DEPTH; see notification_body.py) becomes an event with ``hmc.parse_error`` and
+the (truncated) raw body. The event shape is the public API of the source;
+``docs/events.md`` documents every key.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,13 +21,22 @@ import json
 import math
 import uuid
 
+# the notification types (constants) and parse_body, the limits and RAW_BODY_MAX_CHARS
+# (notification_body) are also used from here (re-exported)
+from ansible_collections.zhmc.eda.plugins.module_utils.constants import (  # noqa: F401 # pylint: disable=unused-import
+    NOTIFICATION_TYPES,
+)
+from ansible_collections.zhmc.eda.plugins.module_utils.notification_body import (  # noqa: F401 # pylint: disable=unused-import
+    MAX_BODY_CHARS,
+    MAX_JSON_DEPTH,
+    RAW_BODY_MAX_CHARS,
+    parse_body,
+    raw_body_fields,
+)
+
 # All event uuids are UUID5 under this namespace (uuid5(NAMESPACE_URL, <the collection's
 # Galaxy URL>)); changing it would change every uuid users may have stored.
 EVENT_UUID_NAMESPACE = uuid.UUID("4bd0252a-fe8c-539c-9674-a76db35fc82c")
-
-# A body that is not JSON is kept in the event up to this many characters.
-RAW_BODY_MAX_CHARS = 65536
-
 
 STATUS_STATES = (
     "connected",
@@ -154,44 +164,6 @@ def _json_safe_headers(headers):
     return copy
 
 
-def _reject_constant(name):
-    raise ValueError("%s is not valid JSON" % name)
-
-
-# One decoder for all bodies (json.loads would build a new one per call with parse_constant).
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
-def parse_body(body_text):
-    """Parse a notification body.
-
-    Returns ``(body, error, raw_text)``: ``body`` is the parsed JSON or None (empty or blank
-    body), ``error`` a short message when the body is not JSON (else None), ``raw_text`` the
-    body as text (for the event's raw_body). Never raises.
-    """
-    if body_text is None:
-        return None, None, None
-    if isinstance(body_text, (bytes, bytearray, memoryview)):
-        body_text = bytes(body_text).decode("utf-8", "replace")
-    elif isinstance(body_text, (dict, list)):
-        return body_text, None, None  # already parsed by the caller
-    elif not isinstance(body_text, str):
-        body_text = str(body_text)
-    if not body_text or body_text.isspace():
-        return None, None, body_text
-    text = body_text[1:] if body_text[0] == "\ufeff" else body_text  # a byte order mark
-    try:
-        return _DECODER.decode(text), None, body_text
-    except RecursionError:
-        return None, "body is not valid JSON: nested too deeply", body_text
-    except ValueError as exc:
-        # json's messages name only a position, never the content
-        message = str(exc)
-        if len(message) > 200:
-            message = message[:200]
-        return None, "body is not valid JSON: %s" % message, body_text
-
-
 # ---------------------------------------------------------------------------------------
 # OS messages
 
@@ -288,15 +260,17 @@ def _status_values(reports):
 # notifications -> events
 
 
-def notification_to_events(headers, body_text, *, host, topic_types=None, split_os_messages=True):
+def notification_to_events(headers, body_text, *, host, topic_types=None, split_os_messages=True,
+                           max_body_chars=MAX_BODY_CHARS, max_json_depth=MAX_JSON_DEPTH):
     """Return the rulebook events (list of dicts) for one received notification.
 
     ``headers``: the STOMP headers as received (all strings); ``body_text``: the raw body
     (str, bytes, None); ``host``: the HMC it came from; ``topic_types``: topic name ->
     HMC topic type (as returned by Get Notification Topics) for ``hmc.topic_type``.
     An os-message notification becomes one event per OS message when
-    ``split_os_messages`` (and one event with ``hmc.os_messages`` otherwise).
-    Never raises on bad input; every event is JSON-serialisable.
+    ``split_os_messages`` (and one event with ``hmc.os_messages`` otherwise). A body over
+    ``max_body_chars`` characters or nested over ``max_json_depth`` levels is not parsed
+    (``hmc.parse_error``). Never raises on bad input; every event is JSON-serialisable.
     """
     if isinstance(headers, dict) and all(
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
@@ -346,7 +320,7 @@ def notification_to_events(headers, body_text, *, host, topic_types=None, split_
     elif get("element-id") is not None:
         obj["element_id"] = get("element-id")
 
-    body, parse_error, raw_text = parse_body(body_text)
+    body, parse_error, raw_text = parse_body(body_text, max_body_chars, max_json_depth)
 
     hmc = {
         "notification_type": notification_type,
@@ -364,10 +338,8 @@ def notification_to_events(headers, body_text, *, host, topic_types=None, split_
     if header_errors:
         hmc["header_errors"] = header_errors
     if parse_error is not None:
-        truncated = len(raw_text) > RAW_BODY_MAX_CHARS
         hmc["parse_error"] = parse_error
-        hmc["raw_body"] = raw_text[:RAW_BODY_MAX_CHARS] if truncated else raw_text
-        hmc["raw_body_truncated"] = truncated
+        hmc.update(raw_body_fields(raw_text))
 
     # The notification's own key; os messages have their own (see os_message_uuid).
     if global_nr is not None:
@@ -683,34 +655,56 @@ class OsMessageDeduper(object):
 
 
 class SequenceGapTracker(object):
-    """Detects lost notifications from ``session-sequence-nr``, per topic.
+    """Detects lost notifications from ``session-sequence-nr``, per key (a topic, or one
+    key for the topics that share a session's numbering).
 
-    ``observe(topic, nr)`` returns None while numbers arrive in order, and
-    ``{"topic", "expected", "received", "missing"}`` when numbers were skipped. A number
-    at or below the last one (a new session, a restarted numbering) restarts tracking
-    without a report. Call ``reset()`` after a reconnect or re-logon (numbering restarts).
+    ``observe(key, nr)`` returns None while numbers arrive in order, and
+    ``{"topic", "expected", "received", "missing"}`` (``topic`` is the key) when numbers
+    were skipped. A number at or below the last one (a new session, a restarted numbering)
+    restarts tracking without a report. Call ``reset()`` after a reconnect or re-logon
+    (numbering restarts).
+
+    Bounded, whatever destinations a broker sends: a key of None is not tracked (pass None
+    for a destination that was not subscribed), and at most ``max_keys`` keys are
+    remembered; the one seen least recently is forgotten first, and its next number then
+    restarts tracking (never a false report).
     """
 
-    __slots__ = ("_last",)
+    __slots__ = ("_last", "max_keys")
 
-    def __init__(self):
-        self._last = {}
+    DEFAULT_MAX_KEYS = 1024
 
-    def observe(self, topic, nr):
+    def __init__(self, max_keys=DEFAULT_MAX_KEYS):
+        if int(max_keys) < 1:
+            raise ValueError("SequenceGapTracker: max_keys must be at least 1")
+        self.max_keys = int(max_keys)
+        self._last = collections.OrderedDict()
+
+    def observe(self, key, nr):
+        if key is None:
+            return None
         nr, ok = _to_int(nr)
         if nr is None or not ok:
             return None
-        last = self._last.get(topic)
-        self._last[topic] = nr
-        if last is None or nr <= last + 1:
+        last_seen = self._last
+        last = last_seen.pop(key, None)  # re-inserted below as the most recent key
+        last_seen[key] = nr
+        if last is None:
+            if len(last_seen) > self.max_keys:
+                last_seen.popitem(last=False)
             return None
-        return {"topic": topic, "expected": last + 1, "received": nr, "missing": nr - last - 1}
+        if nr <= last + 1:
+            return None
+        return {"topic": key, "expected": last + 1, "received": nr, "missing": nr - last - 1}
 
-    def last(self, topic):
-        return self._last.get(topic)
+    def last(self, key):
+        return self._last.get(key)
 
-    def reset(self, topic=None):
-        if topic is None:
+    def reset(self, key=None):
+        if key is None:
             self._last.clear()
         else:
-            self._last.pop(topic, None)
+            self._last.pop(key, None)
+
+    def __len__(self):
+        return len(self._last)

@@ -288,6 +288,14 @@ class InProcessSource:
         with self._cond:
             return len(self.records)
 
+    def arrival(self, test_id, start=0):
+        """The monotonic time the first event published with `test_id` arrived, or None."""
+        with self._cond:
+            for arrived, _wall, event in self.records[start:]:
+                if published_id(event) == test_id:
+                    return arrived
+        return None
+
     def wait_for(self, predicate, timeout, start=0, what="condition"):
         """Wait until predicate(events since `start`) is true; return those events."""
         deadline = time.monotonic() + timeout

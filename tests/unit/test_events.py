@@ -656,6 +656,20 @@ def test_every_example_in_the_event_reference_is_what_the_code_emits():
             rebuilt = E.status_event(status.pop("state"), hmc["host"], **status)
             assert rebuilt["hmc"] == hmc
             continue
+        obj = hmc["object"]
+        if hmc["origin"] == "resync":
+            from ansible_collections.zhmc.eda.plugins.module_utils.resync import (
+                KnownStatus, resync_event)
+            from ansible_collections.zhmc.eda.plugins.module_utils.watch_list import OsObject
+            report = hmc["body"]["change-reports"][0]
+            rebuilt = [resync_event(
+                OsObject(uri=obj["uri"], name=obj["name"], cls=obj["class"],
+                         cpc_name=obj["cpc_name"], cpc_uri=obj["cpc_uri"]),
+                KnownStatus(report["old-status"], report["old-additional-status"]),
+                KnownStatus(report["new-status"], report["new-additional-status"]),
+                report, hmc["host"], "1764066400000")]
+            assert rebuilt == [example]
+            continue
         if hmc["origin"] == "backfill":
             rebuilt = E.os_message_events(hmc["object"], hmc["body"]["os-messages"],
                                           host=hmc["host"], topic=hmc["topic"])
@@ -666,4 +680,6 @@ def test_every_example_in_the_event_reference_is_what_the_code_emits():
                 hmc["headers"], body, host=hmc["host"],
                 topic_types={hmc["topic"]: hmc["topic_type"]},
                 split_os_messages="os_messages" not in hmc)
+        if "cpc_name" in obj:  # added by the source, which knows the CPC (not in the notification)
+            rebuilt[0]["hmc"]["object"].update(cpc_name=obj["cpc_name"], cpc_uri=obj["cpc_uri"])
         assert rebuilt == [example]
