@@ -101,12 +101,13 @@ class RulebookRun:
 
     def __init__(self, rulebook, workdir, collections_path, variables=None, env_vars=None,
                  verbosity=1, inventory=None, extra_args=(), source_dirs=None,
-                 shutdown_delay=2):
+                 shutdown_delay=2, extra_env=None):
         self.workdir = workdir
         self.rulebook = rulebook
         self.collections_path = collections_path
         self.variables = variables
-        self.env_vars = dict(env_vars or {})
+        self.env_vars = dict(env_vars or {})      # exported and named with -E (also variables)
+        self.extra_env = dict(extra_env or {})    # only exported (e.g. EDA_CONTROLLER_URL)
         self.verbosity = verbosity
         self.inventory = inventory
         self.extra_args = list(extra_args)
@@ -140,7 +141,7 @@ class RulebookRun:
     def start(self):
         if self.proc is not None:
             raise RuntimeError("this RulebookRun was started already")
-        env = rulebook_env(self.collections_path, self.env_vars)
+        env = rulebook_env(self.collections_path, dict(self.extra_env, **self.env_vars))
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
             self.command(), cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
