@@ -26,12 +26,13 @@ help:
 	@echo "make hmcsim - run the HMC simulator in the foreground (state in .build/hmcsim; Ctrl-C stops it)"
 	@echo "make tools-venv - zhmcclient + zhmccli in .venv-zhmctools (for the tests of users' tools against hmcsim)"
 	@echo "make clean  - remove .venv and .build"
-	@echo "make lint   - ruff, ansible-lint (production profile), ansible-test sanity (also part of make test)"
+	@echo "make test-rulebook-lines - the end-to-end tests on the older ansible-rulebook lines (part of make test)"
+	@echo "make lint   - ruff, ansible-lint (production profile), ansible-test sanity, galaxy-importer (also part of make test)"
 	@echo "make manifest / sanity-ignores / changelog / source-docs - regenerate .config/manifest.txt, tests/sanity/ignore-*.txt, CHANGELOG.md, the source's DOCUMENTATION and JSON schema"
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt tests/requirements.txt
+$(VENV)/.installed: requirements.txt tests/requirements.txt tests/requirements-e2e.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
 	  { echo "Python >= 3.10 is needed (found $$($(PYTHON) --version))"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +56,7 @@ $(COLLECTIONS)/.installed: $(TARBALL)
 test: install activemq-deps tools-venv
 	$(PY) -m pytest $(PYTEST_ARGS) tests
 	$(MAKE) --no-print-directory test-stomp8
+	$(MAKE) --no-print-directory test-rulebook-lines
 
 # Tools users already have (zhmcclient, zhmccli), unmodified, in a venv of their own (with the
 # stomp.py zhmcclient pins), for tests/integration/test_users_tools.py against hmcsim.
@@ -80,7 +82,7 @@ STOMP8_VERSION := 8.2.0
 RECEIVER_TESTS := $(wildcard tests/unit/test_receiver*.py) tests/unit/test_tls.py \
 	$(wildcard tests/integration/test_receiver_activemq.py)
 
-$(VENV_STOMP8)/.installed: requirements.txt tests/requirements.txt
+$(VENV_STOMP8)/.installed: requirements.txt tests/requirements.txt tests/requirements-e2e.txt
 	test -x $(VENV_STOMP8)/bin/python || $(PYTHON) -m venv $(VENV_STOMP8)
 	$(VENV_STOMP8)/bin/python -m pip install -q --upgrade pip
 	$(VENV_STOMP8)/bin/python -m pip install -q -r tests/requirements.txt
@@ -91,6 +93,34 @@ $(VENV_STOMP8)/.installed: requirements.txt tests/requirements.txt
 .PHONY: test-stomp8
 test-stomp8: install activemq-deps $(VENV_STOMP8)/.installed
 	$(VENV_STOMP8)/bin/python -m pytest $(PYTEST_ARGS) $(RECEIVER_TESTS)
+
+# The end-to-end tests marked `rulebook_lines` (ansible-rulebook with the installed tarball
+# against hmcsim and ActiveMQ) once more on the older supported ansible-rulebook lines, each in
+# a venv of its own with the ansible-core of its time; .venv runs the whole suite on the 1.3
+# line (tests/requirements.txt). The newest patch release of each line, as of 2026-12:
+#   1.1 (AAP 2.5 decision environments) with ansible-core 2.16, the oldest we support;
+#   1.2 (AAP 2.6) with ansible-core 2.18.
+# 1.1.x and 1.2.x accept any pyparsing < 4, but pyparsing 3.3.3 breaks their condition parser
+# (`is search(...)` stops the rules engine with a ClassCastException); 1.3.2 excludes it too.
+RULEBOOK_LINES := 1.1 1.2
+RULEBOOK_1.1 := ansible-rulebook==1.1.7 ansible-core==2.16.*
+RULEBOOK_1.2 := ansible-rulebook==1.2.3 ansible-core==2.18.*
+RULEBOOK_PINS := pyparsing!=3.3.3
+RULEBOOK_VENVS := $(foreach line,$(RULEBOOK_LINES),$(VENV)-rulebook-$(line))
+
+# The stamp depends on the Makefile too: a new pin above rebuilds the venv.
+$(VENV)-rulebook-%/.installed: requirements.txt tests/requirements-e2e.txt Makefile
+	test -x $(@D)/bin/python || $(PYTHON) -m venv $(@D)
+	$(@D)/bin/python -m pip install -q --upgrade pip
+	$(@D)/bin/python -m pip install -q -r tests/requirements-e2e.txt $(foreach req,$(RULEBOOK_$*) $(RULEBOOK_PINS),'$(req)')
+	touch $@
+
+.PHONY: test-rulebook-lines
+test-rulebook-lines: install activemq-deps $(addsuffix /.installed,$(RULEBOOK_VENVS))
+	@set -e; for venv in $(RULEBOOK_VENVS); do \
+	  echo "== $$($$venv/bin/ansible-rulebook --version | head -1), ansible-core $$($$venv/bin/python -c 'import ansible; print(ansible.__version__)')"; \
+	  $$venv/bin/python -m pytest $(PYTEST_ARGS) -m rulebook_lines tests/integration; \
+	done
 
 test-unit: install
 	$(PY) -m pytest $(PYTEST_ARGS) tests/unit
@@ -109,12 +139,13 @@ bench: install activemq-deps
 activemq-deps: venv
 	$(PY) -m tests.support.fixtures_activemq
 
-# Packaging checks (tests/packaging, also collected by `make test`): ruff, ansible-lint,
-# ansible-test sanity on the built tarball. The other targets regenerate committed files
+# Packaging checks (tests/packaging, also collected by `make test`): ruff, ansible-lint (run
+# plainly in a fresh copy of the checkout), ansible-test sanity and galaxy-importer on the
+# built tarball. The other targets regenerate committed files
 # those checks compare against; run them after adding or removing shipped files.
 .PHONY: lint manifest sanity-ignores changelog source-docs
 lint: install
-	$(PY) -m pytest $(PYTEST_ARGS) tests/packaging/test_lint.py tests/packaging/test_sanity.py
+	$(PY) -m pytest $(PYTEST_ARGS) tests/packaging/test_lint.py tests/packaging/test_sanity.py tests/packaging/test_galaxy_importer.py
 
 sanity-ignores: venv
 	$(PY) -m tests.packaging.sanity_ignores

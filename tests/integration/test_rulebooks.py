@@ -223,6 +223,7 @@ def _rulebook_vars(sim, **extra):
     return data
 
 
+@pytest.mark.rulebook_lines
 def test_os_message_reply_rulebook(hmcsim, collections_path, workdir):
     """A message matching the pattern is answered with Send OS Command; the OS echoes it."""
     require(_java_available(), "a JDK >= 17 for ansible-rulebook")

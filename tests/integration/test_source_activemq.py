@@ -126,6 +126,7 @@ def workdir():
     shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.mark.rulebook_lines
 def test_topics_only_broker_killed_and_restarted(activemq_running, collections_path, workdir):
     broker = activemq_running
     args = {

@@ -143,6 +143,7 @@ def workdir():
 # ------------------------------------------------------------------------ tests
 
 
+@pytest.mark.rulebook_lines
 def test_events_job_status_control_filters_secrets_and_shutdown(
         fresh_hmcsim, collections_path, workdir):
     """One launch at -vv: OS messages split (held one included), a partition start's job
@@ -245,6 +246,7 @@ def test_events_job_status_control_filters_secrets_and_shutdown(
     assert not os.path.exists(socket_path)
 
 
+@pytest.mark.rulebook_lines
 def test_recovery_drop_stall_error_expiry_restart(fresh_hmcsim, collections_path, workdir):
     """One launch through every fault hmcsim has; OS messages must arrive exactly once.
 
@@ -435,6 +437,7 @@ def test_backfill_filters_and_unknown_runtime_topic(fresh_hmcsim, collections_pa
     assert set(hmc(e)["object"]["class"] for e in of_type(events, "status-change")) == {"partition"}
 
 
+@pytest.mark.rulebook_lines
 def test_bad_option_and_wrong_password_exit_1(fresh_hmcsim, collections_path, workdir):
     """Configuration and authentication errors at start end the rulebook with exit 1 and
     our message (naming the option); the password is not in the output; an unreachable HMC
@@ -520,6 +523,7 @@ def test_given_session_is_used_not_logged_off_and_not_renewed(
     assert sim.session_ids() == []
 
 
+@pytest.mark.rulebook_lines
 def test_digits_only_password_and_templated_ports_are_coerced(collections_path, workdir):
     """ansible-rulebook's native templating turns "{{ VAR }}" with digits into an int: a
     digits-only password and ports from environment variables still work."""

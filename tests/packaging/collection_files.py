@@ -5,6 +5,7 @@ output to .config/manifest.txt; tests/packaging/test_manifest.py fails when the 
 from that committed list.
 """
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -39,6 +40,24 @@ def build_tarball(output_dir):
     if not os.path.isfile(path):
         raise RuntimeError("ansible-galaxy collection build wrote no %s" % path)
     return path
+
+
+def checkout_files():
+    """The checkout's tracked and new (not ignored) files, as `git ls-files` lists them."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT, check=True, capture_output=True, timeout=60,
+    ).stdout.decode("utf-8")
+    return sorted(path for path in listed.split("\0") if path and os.path.isfile(os.path.join(REPO_ROOT, path)))
+
+
+def copy_checkout(dest):
+    """Copy the checkout's files (what a fresh clone plus the uncommitted changes holds) to `dest`."""
+    for path in checkout_files():
+        target = os.path.join(dest, path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(os.path.join(REPO_ROOT, path), target, follow_symlinks=False)
+    return dest
 
 
 def tarball_files(path):

@@ -128,7 +128,10 @@ def _rendered_like_ansible_rulebook(args):
             return rendered
         if name == "omit" or name in context:
             raise AssertionError("%r: the variable %r is undefined (ansible-rulebook has no omit)" % (args, name))
-        context[name] = certifi.where() if ("ca_cert" in name or name.endswith("_file")) else "sample-%s" % name.replace("_", "-")
+        if name == "eda":  # what ansible-rulebook --worker (an activation) always defines
+            context[name] = {"filename": {}}
+        else:
+            context[name] = certifi.where() if ("ca_cert" in name or name.endswith("_file")) else "sample-%s" % name.replace("_", "-")
     raise AssertionError("templates in %r need more than 100 variables" % (args,))
 
 

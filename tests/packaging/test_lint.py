@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.packaging import sanity_ignores
+from tests.packaging import collection_files, sanity_ignores
 from tests.packaging.tools import describe, run, tool_env, venv_tool
 
 REPO_ROOT = sanity_ignores.REPO_ROOT
@@ -18,15 +18,20 @@ def test_ruff_is_clean_on_plugins_and_extensions():
 
 
 @pytest.mark.timeout(600)
-def test_ansible_lint_production_profile_passes(collections_path):
-    # .ansible-lint sets the production profile, offline mode and the paths to skip; naming
-    # the profile here too keeps the test honest if the config file is edited. The collection
-    # under test must be on the collections path for syntax-check to resolve zhmc.eda.* names.
-    result = run(
-        [venv_tool("ansible-lint"), "--profile", "production", "--offline", "-c", os.path.join(REPO_ROOT, ".ansible-lint")],
-        cwd=REPO_ROOT, env=tool_env(ANSIBLE_COLLECTIONS_PATH=collections_path), timeout=540,
-    )
+def test_ansible_lint_production_profile_passes_plainly_in_a_fresh_clone(tmp_path):
+    # As Galaxy's importer, certification and contributors run it: `ansible-lint` with no
+    # arguments and no collections path, in a copy of the checkout (tracked and new files,
+    # none of the build or venv directories), with the project's own .ansible-lint.
+    clone = str(tmp_path / "clone")
+    collection_files.copy_checkout(clone)
+    env = tool_env()
+    env.pop("ANSIBLE_COLLECTIONS_PATH", None)
+    env.pop("ANSIBLE_COLLECTIONS_PATHS", None)
+    result = run([venv_tool("ansible-lint")], cwd=clone, env=env, timeout=540)
     assert result.returncode == 0, describe(result)
+    # The configuration asks for the production profile; the run says so (an edited config
+    # cannot weaken the check silently).
+    assert "Profile 'production' was required, and it passed" in result.stdout, describe(result)
 
 
 def test_sanity_ignore_files_are_current():

@@ -19,10 +19,10 @@ QUICK_START_MARKER = "<!-- README quick start: tests/packaging/test_readme.py ru
 REQUIRED_SECTIONS = [
     "Install", "From the Galaxy tarball", "From source", "Quick start", "Rulebook examples",
     "Event reference", "Modules", "Security", "Recovery behaviour", "Decision environment and EDA controller",
-    "Troubleshooting", "The simulator (hmcsim)", "The two commands",
+    "Troubleshooting", "The simulator (hmcsim)", "The two commands", "Supported versions",
 ]
 LINKED_DOCS = ["docs/events.md", "docs/source.md", "docs/modules.md", "docs/hmcsim.md", "docs/performance.md",
-               "docs/troubleshooting.md", "docs/decision-environment.md"]
+               "docs/troubleshooting.md", "docs/decision-environment.md", "docs/eda-controller.md"]
 
 
 def _readme():

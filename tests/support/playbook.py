@@ -120,9 +120,9 @@ def run_playbook(collections_path, workdir, playbook, extra_vars=None, check=Fal
     if os.path.exists(results_file):
         os.unlink(results_file)
     command = [ansible_playbook_command(), "-i", inventory, playbook]
-    if extra_vars:
-        command += ["-e", "@" + _write(os.path.join(workdir, "extra_vars.yml"),
-                                       yaml.safe_dump(extra_vars), 0o600)]
+    if extra_vars:  # a dict, or the text of a vars file (e.g. with !unsafe values)
+        text = extra_vars if isinstance(extra_vars, str) else yaml.safe_dump(extra_vars)
+        command += ["-e", "@" + _write(os.path.join(workdir, "extra_vars.yml"), text, 0o600)]
     if check:
         command.append("--check")
     if tags:

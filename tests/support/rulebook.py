@@ -101,12 +101,16 @@ class RulebookRun:
 
     def __init__(self, rulebook, workdir, collections_path, variables=None, env_vars=None,
                  verbosity=1, inventory=None, extra_args=(), source_dirs=None,
-                 shutdown_delay=2):
+                 shutdown_delay=2, extra_env=None, user=None, executable=None, unset_env=()):
         self.workdir = workdir
         self.rulebook = rulebook
         self.collections_path = collections_path
         self.variables = variables
-        self.env_vars = dict(env_vars or {})
+        self.env_vars = dict(env_vars or {})      # exported and named with -E (also variables)
+        self.extra_env = dict(extra_env or {})    # only exported (e.g. EDA_CONTROLLER_URL)
+        self.unset_env = tuple(unset_env)         # removed from the environment (e.g. HOME)
+        self.user = user                          # run as this uid (and gid), no other groups
+        self.executable = executable              # another ansible-rulebook than the venv's
         self.verbosity = verbosity
         self.inventory = inventory
         self.extra_args = list(extra_args)
@@ -123,10 +127,10 @@ class RulebookRun:
     # ------------------------------------------------------------ process
 
     def command(self):
-        cmd = [ansible_rulebook_command(), "-r", self.rulebook,
-               "-i", write_inventory(self.workdir, self.inventory)]
+        cmd = [self.executable or ansible_rulebook_command(), "-r", self.rulebook,
+               "-i", self._own(write_inventory(self.workdir, self.inventory))]
         if self.variables is not None:
-            cmd += ["--vars", write_vars(self.workdir, self.variables)]
+            cmd += ["--vars", self._own(write_vars(self.workdir, self.variables))]
         if self.env_vars:
             cmd += ["-E", ",".join(sorted(self.env_vars))]
         if self.source_dirs:
@@ -137,15 +141,24 @@ class RulebookRun:
             cmd.append("-" + "v" * self.verbosity)
         return cmd + self.extra_args
 
+    def _own(self, path):
+        """Files the run reads belong to the user it runs as (they may be mode 0600)."""
+        if self.user is not None:
+            os.chown(path, self.user, self.user)
+        return path
+
     def start(self):
         if self.proc is not None:
             raise RuntimeError("this RulebookRun was started already")
-        env = rulebook_env(self.collections_path, self.env_vars)
+        env = rulebook_env(self.collections_path, dict(self.extra_env, **self.env_vars))
+        for name in self.unset_env:
+            env.pop(name, None)
+        as_user = {} if self.user is None else {"user": self.user, "group": self.user, "extra_groups": []}
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
             self.command(), cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-            start_new_session=True,
+            start_new_session=True, **as_user,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
