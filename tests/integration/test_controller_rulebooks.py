@@ -162,7 +162,7 @@ def test_job_completion_shares_the_jobs_session(hmcsim, collections_path, workdi
         with run:
             run.wait_for(CONNECTED_LINE, timeout=90)
             sim.set_status("CPC1", "PART3", "stopped")
-            job_uri = operator.start_partition(sim.uri("CPC1", "PART3"))
+            job_uri = operator.post(sim.uri("CPC1", "PART3") + "/operations/start")["job-uri"]
             job = controller.wait_for_job(timeout=90)
             assert job.status == "successful", job.run.output[-4000:]
             launched = job.launch_body["extra_vars"]

@@ -209,13 +209,18 @@ def _shipped_rulebooks():
 
 
 @pytest.mark.parametrize("rulebook", [os.path.basename(path) for path in _shipped_rulebooks()])
-def test_shipped_rulebook_source_args_pass_the_schema_and_the_validation(rulebook, collection_root, source_files, source_options_module):
+def test_shipped_rulebook_source_args_pass_the_schema_and_the_validation(rulebook, collection_root, source_files, source_options_module,
+                                                                          monkeypatch):
     _doc, _examples, schema = source_files
     with open(os.path.join(collection_root, "extensions", "eda", "rulebooks", rulebook), encoding="utf-8") as handle:
         rulesets = yaml.safe_load(handle)
     for args in _example_source_args(rulesets):
         rendered = _rendered_like_ansible_rulebook(args)
         jsonschema.validate(rendered, schema)
+        # secrets the source reads from the environment: what a credential would inject
+        for key, value in (rendered.get("hmc_auth") or {}).items():
+            if key.endswith("_env") and isinstance(value, str):
+                monkeypatch.setenv(value, "injected-secret")
         source_options_module.parse_source_args(rendered)
 
 
