@@ -582,30 +582,6 @@ def test_deduper_bounds_the_number_of_objects():
         E.OsMessageDeduper(max_objects=0)
 
 
-def test_deduper_snapshot_restore_round_trip():
-    dedupe = E.OsMessageDeduper()
-    dedupe.is_new(LPAR_URI, 10, timestamp=123)
-    dedupe.is_new(PART_URI, 3)
-    snap = json.loads(json.dumps(dedupe.snapshot()))
-    other = E.OsMessageDeduper()
-    assert other.restore(snap) == 2
-    assert other.last(LPAR_URI) == 10 and other.last(PART_URI) == 3
-    assert not other.is_new(LPAR_URI, 10)
-    assert other.is_new(LPAR_URI, 11)
-    # garbage is skipped, never raised
-    assert other.restore({"objects": {"a": {"sequence_number": "x"}, "b": 5,
-                                      "c": {"sequence_number": 4}}}) == 1
-    assert other.restore(None) == 0 and len(other) == 0
-    dedupe.forget(PART_URI)
-    assert dedupe.last(PART_URI) is None and dedupe.last(LPAR_URI) == 10
-    dedupe.forget()
-    assert len(dedupe) == 0
-
-
-# ---------------------------------------------------------------------------------------
-# sequence gaps
-
-
 def test_gap_tracker():
     gaps = E.SequenceGapTracker()
     assert gaps.observe("t1", "1") is None
