@@ -96,9 +96,7 @@ class BrokerLink:
             stomp_compat.configure_tls(conn, settings.host, settings.port, ca_file,
                                        tls.match_hostname)
         conn.set_listener("zhmc-eda-receiver", _Listener(self, self._hand_over))
-        stomp_compat.watch_reads(
-            conn, self.meter, lambda: self.mark_lost("the broker closed the connection"),
-            self._frame_too_large)
+        stomp_compat.watch_reads(conn, self.meter, self.mark_lost, self._frame_too_large)
         timeout = settings.connect_timeout or 30
         frame_sent = threading.Event()
         stomp_compat.start_reader_after(conn, frame_sent, timeout,

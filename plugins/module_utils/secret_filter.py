@@ -9,9 +9,9 @@ the loggers below the first time a receiver registers (``protect()``), never at 
 only once. Also every STOMP ``login``/``passcode`` header value in stomp.py's frame dumps is
 blanked, whoever's it is.
 
-The password is blanked everywhere. The login is blanked everywhere except inside the names
-the receiver says it subscribes (``keep``): HMC topic names start with the HMC userid,
-which is the login when it is a userid (not a secret), never when it is a session id.
+The password is blanked everywhere. The login is blanked except inside the names the
+receiver subscribes (``keep``): HMC topic names start with the HMC userid, which is the
+login when it is a userid (not a secret), never when it is a session id.
 """
 
 from __future__ import annotations
@@ -35,6 +35,17 @@ FILTERED_LOGGERS = ("stomp.py", "stomp", RECEIVER_LOGGER, FRAMES_LOGGER)
 _LOGIN_HEADER = re.compile(r"(\b(?:login|passcode)'?\s*[:=]\s*'?)([^\s',\]\\}]+)")
 
 
+# A login this long (an HMC session id) is blanked wherever it appears; a shorter one (an
+# HMC userid such as "ops") only as a whole word, so that "stops" stays readable.
+LONG_LOGIN = 16
+
+
+def _login_pattern(login: str) -> "re.Pattern[str]":
+    if len(login) >= LONG_LOGIN:
+        return re.compile(re.escape(login))
+    return re.compile(r"(?<![A-Za-z0-9])%s(?![A-Za-z0-9])" % re.escape(login))
+
+
 def mask_text(text: str, always: Sequence[str], login: Optional[str],
               keep: Iterable[str] = ()) -> str:
     """``text`` with every secret in ``always`` blanked, and ``login`` blanked except inside
@@ -42,17 +53,18 @@ def mask_text(text: str, always: Sequence[str], login: Optional[str],
     text = blank_secrets(text, always)
     if not login or login not in text:
         return text
+    login_pattern = _login_pattern(login)
     kept = sorted((name for name in keep if login in name), key=len, reverse=True)
     if not kept:
-        return text.replace(login, MASK)
+        return login_pattern.sub(MASK, text)
     pattern = re.compile("|".join(re.escape(name) for name in kept))
     parts: List[str] = []
     position = 0
     for match in pattern.finditer(text):
-        parts.append(text[position:match.start()].replace(login, MASK))
+        parts.append(login_pattern.sub(MASK, text[position:match.start()]))
         parts.append(match.group())
         position = match.end()
-    parts.append(text[position:].replace(login, MASK))
+    parts.append(login_pattern.sub(MASK, text[position:]))
     return "".join(parts)
 
 

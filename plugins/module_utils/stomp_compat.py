@@ -138,7 +138,7 @@ class ReadMeter:
         return count
 
 
-def watch_reads(conn: StompConnection, meter: ReadMeter, on_end: Callable[[], None],
+def watch_reads(conn: StompConnection, meter: ReadMeter, on_end: Callable[[str], None],
                 on_too_large: Callable[[int], None]) -> None:
     """Wrap the transport's ``receive`` (stomp.py 8.x and 9.x) for two checks.
 
@@ -146,15 +146,24 @@ def watch_reads(conn: StompConnection, meter: ReadMeter, on_end: Callable[[], No
       never ends grows memory until the process dies, heart-beats or not. Past
       ``meter.limit`` bytes without a complete frame the wrapper stops stomp.py's reader,
       cuts the socket and calls ``on_too_large(bytes read)``; the chunk is dropped.
-    - End of stream (9.x with TLS only): stomp.py 9 reads a non-blocking TLS socket and
-      takes an empty read for "no data yet", so a connection the broker closed makes its
-      loop spin instead of ending. An empty read there calls ``on_end()`` and stops it.
+    - End of stream (9.x with TLS): stomp.py 9 reads a non-blocking TLS socket and takes an
+      empty read, or a failed one, for "no data yet", so a connection the broker closed
+      makes its loop spin instead of ending. Either calls ``on_end(reason)`` and stops it
+      (on 8.x, where stomp.py ends the loop itself, it only reports the reason earlier).
     """
     transport = conn.transport
     original = transport.receive
 
     def receive() -> Optional[bytes]:
-        data = original()
+        try:
+            data = original()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise   # no TLS record complete yet: stomp.py tries again
+        except OSError as exc:
+            if transport.running:
+                on_end("reading from the socket failed: %s" % type(exc).__name__)
+                transport.running = False
+            raise
         if data:
             unframed = meter.unframed + len(data)
             meter.unframed = unframed
@@ -166,7 +175,7 @@ def watch_reads(conn: StompConnection, meter: ReadMeter, on_end: Callable[[], No
             return data
         # None means "would block" (before CONNECTED); b"" is the end of the stream.
         if data is not None and transport.blocking is False and transport.running:
-            on_end()
+            on_end("the broker closed the connection")
             transport.running = False
         return data
 

@@ -111,14 +111,15 @@ def test_check_ends_an_empty_wait_and_leftovers_come_first():
 
 # ----------------------------------------------------------------------------- secrets
 
-@pytest.mark.parametrize("text, expected", [
-    ("session SID123 is gone", "session %s is gone" % MASK),
-    ("pw and SID123", "%s and %s" % (MASK, MASK)),
-    ("topic://SID123.1osm.x", "topic://%s.1osm.x" % MASK),       # not one of ours
-    ("user hmcuser: topic://hmcuser.1osm.x", "user %s: topic://hmcuser.1osm.x" % MASK),
+@pytest.mark.parametrize("login, text, expected", [
+    ("SID0123456789abcdef", "session SID0123456789abcdef is gone", "session %s is gone" % MASK),
+    ("SID0123456789abcdef", "pw and xSID0123456789abcdefx", "%s and x%sx" % (MASK, MASK)),
+    ("SID0123456789abcdef", "topic://SID0123456789abcdef.1osm.x", "topic://%s.1osm.x" % MASK),
+    ("hmcuser", "user hmcuser: topic://hmcuser.1osm.x", "user %s: topic://hmcuser.1osm.x" % MASK),
+    ("hmcuser", "topic://hmcuser.2osm.y is not ours", "topic://%s.2osm.y is not ours" % MASK),
+    ("ops", "ops stops 'ops'", "%s stops '%s'" % (MASK, MASK)),   # a short login: whole words
 ])
-def test_mask_text_keeps_only_our_topic_names(text, expected):
-    login = "hmcuser" if "hmcuser" in text else "SID123"
+def test_mask_text_keeps_only_our_topic_names(login, text, expected):
     assert mask_text(text, ("pw",), login, keep=("hmcuser.1osm.x",)) == expected
 
 
