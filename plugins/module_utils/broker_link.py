@@ -22,13 +22,12 @@ from typing import Any, Callable, Dict, Optional, Protocol, Tuple
 from ansible_collections.zhmc.eda.plugins.module_utils import stomp_compat, tls
 from ansible_collections.zhmc.eda.plugins.module_utils.connect_diagnosis import (
     diagnose_connect_failure)
-from ansible_collections.zhmc.eda.plugins.module_utils.errors import blank_secrets
 from ansible_collections.zhmc.eda.plugins.module_utils.handover import HandOver
 from ansible_collections.zhmc.eda.plugins.module_utils.notification_errors import (
     NotificationConnectionError, NotificationLoginError)
 from ansible_collections.zhmc.eda.plugins.module_utils.receiver_config import LinkSettings
 from ansible_collections.zhmc.eda.plugins.module_utils.secret_filter import (
-    FRAMES_LOGGER, RECEIVER_LOGGER)
+    FRAMES_LOGGER, RECEIVER_LOGGER, mask_text)
 
 logger = logging.getLogger(RECEIVER_LOGGER)
 frame_logger = logging.getLogger(FRAMES_LOGGER)
@@ -110,8 +109,8 @@ class BrokerLink:
                                                   settings.use_tls, settings.ca_certs,
                                                   min(timeout, 10))
             else:
-                reason = blank_secrets("%s: %s" % (type(exc).__name__, exc),
-                                       (settings.password, settings.userid))
+                reason = mask_text("%s: %s" % (type(exc).__name__, exc),
+                                   (settings.password,), settings.userid)
             raise NotificationConnectionError(
                 "Cannot connect to the STOMP broker at %s: %s" % (settings.where, reason))
         finally:

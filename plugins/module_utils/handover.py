@@ -98,15 +98,8 @@ class HandOver:
         was empty. When full, waits for room while ``keep_waiting()`` (called every
         slice; it keeps the connection alive) returns True."""
         with self._lock:
-            pending = self._pending
-            if pending and (len(pending) >= self._max_items
-                            or self._bytes + size > self._max_bytes):
-                self._wait_for_room(size, keep_waiting)
-            pending.append((headers, body))
-            self._sizes.append(size)
-            self._bytes += size
+            count = self._append((headers, body), size, keep_waiting)
             self.received_count += 1
-            count = len(pending)
             if count != 1:
                 if count == COALESCE_ITEMS:
                     self._not_empty.notify()  # ends a consumer's coalescing wait early
@@ -117,16 +110,21 @@ class HandOver:
     def put_error(self, error: Exception, size: int, keep_waiting: Callable[[], bool]) -> None:
         """Append an error, handed out in order with the notifications (same bounds)."""
         with self._lock:
-            pending = self._pending
-            if pending and (len(pending) >= self._max_items
-                            or self._bytes + size > self._max_bytes):
-                self._wait_for_room(size, keep_waiting)
-            pending.append((_ERROR_MARK, error))
-            self._sizes.append(size)
-            self._bytes += size
+            self._append((_ERROR_MARK, error), size, keep_waiting)
             self._error_marks += 1
             self._not_empty.notify_all()
         self._call_wakeup()
+
+    def _append(self, item: Any, size: int, keep_waiting: Callable[[], bool]) -> int:
+        """With the lock held: wait for room when full, append; the new pending count."""
+        pending = self._pending
+        if pending and (len(pending) >= self._max_items
+                        or self._bytes + size > self._max_bytes):
+            self._wait_for_room(size, keep_waiting)
+        pending.append(item)
+        self._sizes.append(size)
+        self._bytes += size
+        return len(pending)
 
     def _wait_for_room(self, size: int, keep_waiting: Callable[[], bool]) -> None:
         """Called with the lock held, in stomp.py's thread."""
