@@ -36,8 +36,6 @@ from ansible_collections.zhmc.eda.plugins.module_utils.receiver_config import ( 
     DEFAULT_STOMP_PORT, receiver_config)
 from ansible_collections.zhmc.eda.plugins.module_utils.secret_filter import (
     RECEIVER_LOGGER, protect)
-from ansible_collections.zhmc.eda.plugins.module_utils.stomp_compat import (  # noqa: F401 - re-exported
-    HAS_STOMP, STOMP_IMPORT_ERROR)
 from ansible_collections.zhmc.eda.plugins.module_utils.stomp_config import (
     StompRetryTimeoutConfig)
 from ansible_collections.zhmc.eda.plugins.module_utils.subscriptions import SubscriptionTable
