@@ -11,7 +11,7 @@ NotificationJMSError`` (zhmcclient's API) keeps working.
 from __future__ import annotations
 
 import re
-from typing import Mapping, Optional, Tuple
+from typing import Callable, Mapping, Optional, Tuple
 
 from ansible_collections.zhmc.eda.plugins.module_utils.errors import ZhmcEdaError
 
@@ -45,10 +45,16 @@ class NotificationJMSError(NotificationError):
         self.unknown_topic = unknown_topic
 
     @classmethod
-    def from_frame(cls, message: str, headers: Mapping[str, str],
-                   body: Optional[str]) -> "NotificationJMSError":
-        """Build the error of an ERROR frame, classifying it once, at the door."""
+    def from_frame(cls, message: str, headers: Mapping[str, str], body: Optional[str],
+                   mask: Optional[Callable[[str], str]] = None) -> "NotificationJMSError":
+        """Build the error of an ERROR frame, classifying it once, at the door, on the
+        frame's own text; ``mask`` then blanks secrets in all text the error carries."""
         topic_name, unknown_topic = classify_error_frame(message, body)
+        if mask is not None:
+            message = mask(message) if message else message
+            body = mask(body) if body else body
+            headers = {key: mask(value) if isinstance(value, str) else value
+                       for key, value in headers.items()}
         return cls(message or "JMS error (ERROR frame without a message header)",
                    dict(headers), body, topic_name=topic_name, unknown_topic=unknown_topic)
 

@@ -7,12 +7,13 @@ Pure Python, standard library only: defaults, merging with ``override_with``, va
 user input (rulebook args, module params) and the keyword arguments for ``stomp.Connection``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import difflib
 import math
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+
+Number = Union[int, float]
 
 from ansible_collections.zhmc.eda.plugins.module_utils.constants import BOOL_STRINGS
 
@@ -57,11 +58,11 @@ class StompConfigError(ValueError):
         self.problem = problem
 
 
-def _describe(value):
+def _describe(value: object) -> str:
     return "%r (%s)" % (value, type(value).__name__)
 
 
-def _to_number(name, value):
+def _to_number(name: str, value: object) -> Number:
     """Return value as int or float; numeric strings are converted, bools rejected."""
     if isinstance(value, bool):
         raise StompConfigError(name, "expected a number, got %s" % _describe(value))
@@ -83,14 +84,14 @@ def _to_number(name, value):
     return number
 
 
-def _non_negative(name, value):
+def _non_negative(name: str, value: object) -> Number:
     number = _to_number(name, value)
     if number < 0:
         raise StompConfigError(name, "must not be negative, got %s" % _describe(value))
     return number
 
 
-def _connect_retries(name, value):
+def _connect_retries(name: str, value: object) -> int:
     number = _to_number(name, value)
     if isinstance(number, float):
         if not number.is_integer():
@@ -103,7 +104,7 @@ def _connect_retries(name, value):
     return number
 
 
-def _keepalive(name, value):
+def _keepalive(name: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in BOOL_STRINGS:
@@ -111,7 +112,7 @@ def _keepalive(name, value):
     raise StompConfigError(name, "expected a boolean, got %s" % _describe(value))
 
 
-def _heartbeat_cycle(name, value):
+def _heartbeat_cycle(name: str, value: object) -> Number:
     number = _non_negative(name, value)
     if number != 0 and number < MIN_HEARTBEAT_CYCLE:
         raise StompConfigError(name, "expected 0 (heartbeats off) or at least %s seconds, "
@@ -119,7 +120,7 @@ def _heartbeat_cycle(name, value):
     return number
 
 
-def _receive_check(name, value):
+def _receive_check(name: str, value: object) -> Number:
     number = _to_number(name, value)
     if number < MIN_HEARTBEAT_RECEIVE_CHECK:
         raise StompConfigError(name, "expected at least %s (a fraction of the receive cycle "
@@ -128,7 +129,7 @@ def _receive_check(name, value):
     return number
 
 
-_VALIDATORS = {
+_VALIDATORS: Dict[str, Callable[[str, object], Any]] = {
     "connect_timeout": _non_negative,
     "connect_retries": _connect_retries,
     "reconnect_sleep_initial": _non_negative,
@@ -142,7 +143,7 @@ _VALIDATORS = {
 }
 
 
-class StompRetryTimeoutConfig(object):
+class StompRetryTimeoutConfig:
     """Retry, timeout and heartbeat settings of the STOMP connection to the HMC.
 
     Every attribute is optional: None means "not specified here", so that a partial
@@ -162,11 +163,23 @@ class StompRetryTimeoutConfig(object):
 
     __slots__ = ATTRIBUTES
 
-    def __init__(self, connect_timeout=None, connect_retries=None,
-                 reconnect_sleep_initial=None, reconnect_sleep_increase=None,
-                 reconnect_sleep_max=None, reconnect_sleep_jitter=None, keepalive=None,
-                 heartbeat_send_cycle=None, heartbeat_receive_cycle=None,
-                 heartbeat_receive_check=None):
+    connect_timeout: Optional[Number]
+    connect_retries: Optional[int]
+    reconnect_sleep_initial: Optional[Number]
+    reconnect_sleep_increase: Optional[Number]
+    reconnect_sleep_max: Optional[Number]
+    reconnect_sleep_jitter: Optional[Number]
+    keepalive: Optional[bool]
+    heartbeat_send_cycle: Optional[Number]
+    heartbeat_receive_cycle: Optional[Number]
+    heartbeat_receive_check: Optional[Number]
+
+    def __init__(self, connect_timeout: object = None, connect_retries: object = None,
+                 reconnect_sleep_initial: object = None, reconnect_sleep_increase: object = None,
+                 reconnect_sleep_max: object = None, reconnect_sleep_jitter: object = None,
+                 keepalive: object = None, heartbeat_send_cycle: object = None,
+                 heartbeat_receive_cycle: object = None,
+                 heartbeat_receive_check: object = None) -> None:
         values = locals()
         for name in ATTRIBUTES:
             value = values[name]
@@ -175,7 +188,7 @@ class StompRetryTimeoutConfig(object):
             object.__setattr__(self, name, value)
 
     @classmethod
-    def from_dict(cls, mapping):
+    def from_dict(cls, mapping: Optional[Mapping[str, Any]]) -> "StompRetryTimeoutConfig":
         """Build a config from user input (rulebook args, module params).
 
         None values are "not specified". Unknown keys raise ValueError naming the key and
@@ -196,11 +209,12 @@ class StompRetryTimeoutConfig(object):
                     % (key, hint, ", ".join(ATTRIBUTES)))
         return cls(**mapping)
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Any]:
         """Return all ten attributes as a dict (None for unspecified ones)."""
         return {name: getattr(self, name) for name in ATTRIBUTES}
 
-    def override_with(self, override_config):
+    def override_with(self, override_config: Optional["StompRetryTimeoutConfig"]
+                      ) -> "StompRetryTimeoutConfig":
         """Return a new config: this one as the default, non-None attributes of
         ``override_config`` winning. Neither input is modified."""
         merged = self.to_dict()
@@ -210,11 +224,11 @@ class StompRetryTimeoutConfig(object):
                     merged[name] = value
         return StompRetryTimeoutConfig(**merged)
 
-    def missing(self):
+    def missing(self) -> List[str]:
         """Names of the attributes that are still None."""
         return [name for name in ATTRIBUTES if getattr(self, name) is None]
 
-    def loss_detection_seconds(self):
+    def loss_detection_seconds(self) -> Optional[float]:
         """Seconds after which a silent connection counts as lost, or None without
         receive heartbeats: receive cycle x (1 + check) + 1 s of scheduling slack."""
         cycle = self.heartbeat_receive_cycle
@@ -225,37 +239,33 @@ class StompRetryTimeoutConfig(object):
             check = DEFAULT_STOMP_HEARTBEAT_RECEIVE_CHECK
         return cycle * (1 + check) + 1.0
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(
             "StompRetryTimeoutConfig is immutable; use override_with() to derive a new one")
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, StompRetryTimeoutConfig):
             return NotImplemented
         return self.to_dict() == other.to_dict()
 
-    def __ne__(self, other):
-        result = self.__eq__(other)
-        return result if result is NotImplemented else not result
-
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(tuple(getattr(self, name) for name in ATTRIBUTES))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "StompRetryTimeoutConfig(%s)" % ", ".join(
             "%s=%r" % (name, getattr(self, name)) for name in ATTRIBUTES)
 
-    def __copy__(self):
+    def __copy__(self) -> "StompRetryTimeoutConfig":
         return StompRetryTimeoutConfig(**self.to_dict())
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "StompRetryTimeoutConfig":
         return self.__copy__()
 
-    def __reduce__(self):
+    def __reduce__(self) -> Any:
         return (_rebuild, (self.to_dict(),))
 
 
-def _rebuild(values):
+def _rebuild(values: Dict[str, Any]) -> StompRetryTimeoutConfig:
     return StompRetryTimeoutConfig(**values)
 
 
@@ -273,7 +283,7 @@ DEFAULT_STOMP_RT_CONFIG = StompRetryTimeoutConfig(
 )
 
 
-def stomp_connection_kwargs(config):
+def stomp_connection_kwargs(config: StompRetryTimeoutConfig) -> Dict[str, Any]:
     """Keyword arguments for ``stomp.Connection`` from a fully merged config.
 
     connect_retries counts retries *after* the first attempt (as in zhmcclient's docs),
@@ -285,16 +295,17 @@ def stomp_connection_kwargs(config):
         raise ValueError(
             "stomp_connection_kwargs needs a fully merged config "
             "(DEFAULT_STOMP_RT_CONFIG.override_with(config)); unset: %s" % ", ".join(missing))
-    retries = config.connect_retries
+    values = config.to_dict()   # every value set (checked above)
+    retries = values["connect_retries"]
     return {
-        "timeout": config.connect_timeout or None,
+        "timeout": values["connect_timeout"] or None,
         "reconnect_attempts_max": -1 if retries == -1 else retries + 1,
-        "reconnect_sleep_initial": config.reconnect_sleep_initial,
-        "reconnect_sleep_increase": config.reconnect_sleep_increase,
-        "reconnect_sleep_max": config.reconnect_sleep_max,
-        "reconnect_sleep_jitter": config.reconnect_sleep_jitter,
-        "keepalive": config.keepalive or None,
-        "heartbeats": (int(round(config.heartbeat_send_cycle * 1000)),
-                       int(round(config.heartbeat_receive_cycle * 1000))),
-        "heart_beat_receive_scale": 1 + config.heartbeat_receive_check,
+        "reconnect_sleep_initial": values["reconnect_sleep_initial"],
+        "reconnect_sleep_increase": values["reconnect_sleep_increase"],
+        "reconnect_sleep_max": values["reconnect_sleep_max"],
+        "reconnect_sleep_jitter": values["reconnect_sleep_jitter"],
+        "keepalive": values["keepalive"] or None,
+        "heartbeats": (int(round(values["heartbeat_send_cycle"] * 1000)),
+                       int(round(values["heartbeat_receive_cycle"] * 1000))),
+        "heart_beat_receive_scale": 1 + values["heartbeat_receive_check"],
     }

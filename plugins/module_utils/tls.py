@@ -7,9 +7,7 @@ One setting, ``verify_cert``, means the same for HTTPS (requests ``verify=``) an
 STOMP+TLS (stomp.py ``set_ssl(ca_certs=...)``): the HMC uses one certificate for both.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import atexit
 import ipaddress
@@ -17,14 +15,15 @@ import os
 import ssl
 import tempfile
 import threading
+from typing import Any, Dict, Optional, Tuple
 
 ENV_CA_BUNDLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 _bundle_lock = threading.Lock()
-_bundles_from_dirs = {}  # (directory, newest mtime) -> combined PEM file
+_bundles_from_dirs: Dict[Tuple[str, float], str] = {}  # (directory, newest mtime) -> PEM file
 
 
-def default_ca_bundle():
+def default_ca_bundle() -> Optional[str]:
     """Return the CA bundle requests would use: $REQUESTS_CA_BUNDLE, $CURL_CA_BUNDLE,
     then certifi's bundle, then the system's default CA file (None if there is none)."""
     for name in ENV_CA_BUNDLES:
@@ -45,7 +44,7 @@ def default_ca_bundle():
     return paths.cafile or paths.capath or None
 
 
-def resolve_ca_certs(verify_cert):
+def resolve_ca_certs(verify_cert: object) -> Optional[str]:
     """Translate a ``verify_cert`` setting into the CA file or directory to verify against.
 
     True: the bundle requests uses (REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE honoured);
@@ -78,7 +77,7 @@ def resolve_ca_certs(verify_cert):
         % (verify_cert, type(verify_cert).__name__))
 
 
-def ca_file_for(ca_certs):
+def ca_file_for(ca_certs: Optional[str]) -> Optional[str]:
     """Return a CA *file* for ``ca_certs`` (stomp.py only loads files, not directories).
 
     A directory is turned into one combined PEM file of every certificate in it; the file
@@ -112,23 +111,22 @@ def ca_file_for(ca_certs):
         if not pems:
             raise ValueError(
                 "verify_cert: the CA directory holds no PEM certificates: %s" % ca_certs)
-        handle = tempfile.NamedTemporaryFile(
-            mode="w", prefix="zhmc-eda-ca-", suffix=".pem", delete=False)
-        with handle:
-            handle.write("".join(pems))
-        _bundles_from_dirs[key] = handle.name
-        atexit.register(_remove_quietly, handle.name)
-        return handle.name
+        with tempfile.NamedTemporaryFile(
+                mode="w", prefix="zhmc-eda-ca-", suffix=".pem", delete=False) as bundle_file:
+            bundle_file.write("".join(pems))
+        _bundles_from_dirs[key] = bundle_file.name
+        atexit.register(_remove_quietly, bundle_file.name)
+        return bundle_file.name
 
 
-def _remove_quietly(path):
+def _remove_quietly(path: str) -> None:
     try:
         os.remove(path)
     except OSError:
         pass
 
 
-def client_context(ca_certs):
+def client_context(ca_certs: Optional[str]) -> ssl.SSLContext:
     """An SSLContext that verifies the peer against ``ca_certs`` (file or directory) and
     checks the hostname; with ``ca_certs`` None, one that verifies nothing."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -143,7 +141,7 @@ def client_context(ca_certs):
     return context
 
 
-def _dns_name_matches(pattern, hostname):
+def _dns_name_matches(pattern: str, hostname: str) -> bool:
     """RFC 6125: case-insensitive; a wildcard only as the whole left-most label."""
     pattern = pattern.lower().rstrip(".")
     hostname = hostname.lower().rstrip(".")
@@ -156,7 +154,8 @@ def _dns_name_matches(pattern, hostname):
     return bool(host_first) and host_rest == pattern_rest and "*" not in pattern_rest
 
 
-def match_hostname(cert, hostname):
+def match_hostname(cert: Optional[Dict[str, Any]], hostname: str
+                   ) -> Tuple[bool, Optional[str]]:
     """Check ``hostname`` (a DNS name or an IP address) against the subjectAltName entries
     of ``cert`` (a dict as returned by ``SSLSocket.getpeercert()``).
 
@@ -194,7 +193,7 @@ def match_hostname(cert, hostname):
         hostname, dns_names or "(no DNS SAN)")
 
 
-def describe_tls_error(exc):
+def describe_tls_error(exc: ssl.SSLError) -> str:
     """A short, secret-free description of an SSL error for connect-failure messages."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         detail = getattr(exc, "verify_message", None) or str(exc)

@@ -110,7 +110,7 @@ def test_error_frame_from_broker(activemq_running, receivers):
     receiver.connect()
     broker.publish_messages(topic, [notification(1)])
     wait_until(lambda: receiver.pending_count == 1, what="1 pending notification")
-    receiver._state.conn.send_frame("BOGUS", {})   # provoke the broker (test only)
+    receiver._link.conn.send_frame("BOGUS", {})   # provoke the broker (test only)
     assert seqs(receiver.poll(timeout=5)) == [1]
     with pytest.raises(NotificationJMSError) as info:
         poll_items(receiver, 1, timeout=5)

@@ -94,6 +94,10 @@ def test_parse_body_rejects_non_json_with_raw_body(body):
     ({"userid": ""}, "userid"),
     ({"password": None}, "password"),
     ({"max_pending": 0}, "max_pending"),
+    ({"max_pending_bytes": 0}, "max_pending_bytes"),
+    ({"max_pending_bytes": 1.5}, "max_pending_bytes"),
+    ({"max_frame_bytes": 100}, "max_frame_bytes"),
+    ({"max_frame_bytes": True}, "max_frame_bytes"),
     ({"stomp_rt_config": {"connect_timeout": 5}}, "stomp_rt_config"),
     ({"verify_cert": "/nonexistent/ca.pem"}, "verify_cert"),
     ({"topic_names": ["good", "has blank"]}, "topic_name"),
@@ -327,7 +331,7 @@ def test_dropped_connection_reconnects_with_all_subscriptions(fresh_hmcsim, rece
     receiver = receiver_factory(sim, [audit])
     receiver.connect()
     receiver.subscribe(security)               # added at runtime
-    first_conn = receiver._state.conn
+    first_conn = receiver._link.conn
     publish_json(sim, audit, 1)
     wait_until(lambda: receiver.pending_count == 1, what="1 pending notification")
     start = time.monotonic()
@@ -345,7 +349,7 @@ def test_dropped_connection_reconnects_with_all_subscriptions(fresh_hmcsim, rece
     assert seqs(items) == [2, 3]
     assert receiver.connect_count == 2
     # A brand-new stomp.py connection (and listener), not a reconnect of the old one.
-    new_conn = receiver._state.conn
+    new_conn = receiver._link.conn
     assert new_conn is not first_conn
     assert new_conn.get_listener("zhmc-eda-receiver") is not first_conn.get_listener("zhmc-eda-receiver")
     assert sim.stomp_connection_count() == 1
@@ -392,7 +396,7 @@ def test_watchdog_does_not_depend_on_stomp_py(fresh_hmcsim, receiver_factory):
     woken = threading.Event()
     receiver.set_wakeup(woken.set)
     receiver.connect()
-    conn = receiver._state.conn
+    conn = receiver._link.conn
     conn.receive_sleep = 3600.0     # stomp.py would now wait an hour before timing out
     sim.stall_heartbeats(True)
     start = time.monotonic()
@@ -501,6 +505,28 @@ def test_backpressure_instead_of_drops(fresh_hmcsim, receiver_factory):
     assert receiver.backpressure_seconds >= 3.0
     assert receiver.connect_count == 1 and receiver.is_connected()
     assert sim.stomp_connection_count() == 1
+
+
+def test_backpressure_by_bytes(fresh_hmcsim, receiver_factory):
+    """Notifications of about 2 KB into a hand-over bounded at 16 KB: stomp.py's thread is
+    held once the bytes are reached (the count bound is far away), nothing is dropped,
+    the order is kept and the bytes are counted down to 0."""
+    sim = fresh_hmcsim
+    topic = sim.info["audit_topic"]
+    receiver = receiver_factory(sim, topic, max_pending_bytes=16 * 1024)
+    assert receiver.max_pending_bytes == 16 * 1024 and receiver.pending_bytes == 0
+    receiver.connect()
+    for number in range(60):
+        sim.publish_raw(topic, {"notification-type": "log-entry", "test-seq": str(number)},
+                        json.dumps({"log-entries": [{"n": number, "text": "x" * 2000}]}))
+    wait_until(lambda: receiver.backpressure_count >= 1, what="back-pressure")
+    # One read of stomp.py (16 KiB on stomp.py 9, 1 KiB on 8) may hold several frames.
+    assert 16 * 1024 - 2100 <= receiver.pending_bytes <= 16 * 1024 + 16 * 1024 + 2100
+    assert receiver.pending_count < 20
+    items = poll_items(receiver, 60, timeout=15)
+    assert seqs(items) == list(range(60))
+    assert receiver.pending_bytes == 0 and receiver.received_count == 60
+    assert receiver.connect_count == 1 and receiver.is_connected()
 
 
 # ----------------------------------------------------------------------------- secrets
