@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 import uuid
-from typing import Any, Callable, Dict, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, Optional, Protocol, Set, Tuple
 
 from ansible_collections.zhmc.eda.plugins.module_utils import stomp_compat, tls
 from ansible_collections.zhmc.eda.plugins.module_utils.connect_diagnosis import (
@@ -28,6 +28,7 @@ from ansible_collections.zhmc.eda.plugins.module_utils.notification_errors impor
 from ansible_collections.zhmc.eda.plugins.module_utils.receiver_config import LinkSettings
 from ansible_collections.zhmc.eda.plugins.module_utils.secret_filter import (
     FRAMES_LOGGER, RECEIVER_LOGGER, mask_text)
+from ansible_collections.zhmc.eda.plugins.module_utils.stomp_config import BROKER_HEARTBEAT_DIVISOR
 
 logger = logging.getLogger(RECEIVER_LOGGER)
 frame_logger = logging.getLogger(FRAMES_LOGGER)
@@ -64,6 +65,9 @@ class BrokerLink:
         self.connect_done = threading.Event()
         self.connected = False
         self.connect_error: Optional[str] = None  # the broker's text of a refused login
+        # topics whose SUBSCRIBE the broker refused with an ERROR: ActiveMQ keeps the
+        # connection open without the subscription, so there is nothing to unsubscribe
+        self.refused: Set[str] = set()
         self.lost: Optional[str] = None           # why the connection is gone, set once
         self.ended = threading.Event()            # torn down by us
         self.disconnected = threading.Event()
@@ -151,8 +155,12 @@ class BrokerLink:
         if recv_ms:
             # Detection must complete within loss_detection_seconds() (which adds 1 s):
             # half a second of it goes to the threshold, the rest covers the watchdog tick.
+            # The broker may go silent for two of its intervals (stomp_config
+            # BROKER_HEARTBEAT_DIVISOR); the cycle the user configured is the yardstick.
             check = self.settings.heartbeat_receive_check
-            self.loss_threshold = recv_ms / 1000.0 * (1 + check) + 0.5
+            cycle = max(self.settings.heartbeat_receive_cycle,
+                        recv_ms / 1000.0 * BROKER_HEARTBEAT_DIVISOR)
+            self.loss_threshold = cycle * (1 + check) + 0.5
         else:
             self.loss_threshold = None
         self.last_seen = _monotonic()

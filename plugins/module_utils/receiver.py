@@ -269,6 +269,8 @@ class NotificationReceiver:
             link.connect_done.set()
             return
         error = self._error_frames.jms_error(headers, body)
+        if error.unknown_topic and error.topic_name:
+            link.refused.add(error.topic_name)
         self._hand_over.put_error(error, size, link.keep_waiting)
 
     # ------------------------------------------------------------------ subscriptions
@@ -298,7 +300,7 @@ class NotificationReceiver:
                     % (topic_name, ", ".join(self._subs.names()) or "none"))
             self._subs.remove(topic_name)
             link = self._link
-            if link is not None and link.is_up():
+            if link is not None and link.is_up() and topic_name not in link.refused:
                 try:
                     link.unsubscribe(topic_name, sub_id)
                 except NotificationConnectionError as exc:

@@ -42,6 +42,7 @@ class LinkSettings:
     ca_certs: Optional[str]        # CA file or directory; None: TLS not verified
     stomp_kwargs: Dict[str, Any]   # for stomp.Connection (stomp_config.stomp_connection_kwargs)
     connect_timeout: float
+    heartbeat_receive_cycle: float   # seconds the user wants to hear from the broker (0: off)
     heartbeat_receive_check: float
     max_frame_bytes: int
 
@@ -104,6 +105,7 @@ def receiver_config(topic_names: Union[str, Sequence[str], None], host: object,
         use_tls=bool(use_tls), ca_certs=tls.resolve_ca_certs(verify_cert),
         stomp_kwargs=stomp_connection_kwargs(rt_config),
         connect_timeout=float(rt_config.connect_timeout or 0),   # merged: always set
+        heartbeat_receive_cycle=float(rt_config.heartbeat_receive_cycle or 0),
         heartbeat_receive_check=float(rt_config.heartbeat_receive_check or 0),
         max_frame_bytes=frame_bytes)
     return ReceiverConfig(topic_names=list(topic_names), link=link, rt_config=rt_config,

@@ -283,6 +283,19 @@ DEFAULT_STOMP_RT_CONFIG = StompRetryTimeoutConfig(
 )
 
 
+# ActiveMQ (the HMC's broker) checks a connection once per heart-beat cycle and sends a
+# heart-beat only when it wrote nothing since its last check: after a message, the next
+# heart-beat can come almost two cycles later (measured: 9.95 s with a 5 s cycle). The
+# receiver therefore asks the broker for heart-beats this many times as often as it wants
+# to hear from it, so that a quiet but healthy connection never looks dead.
+BROKER_HEARTBEAT_DIVISOR = 2
+
+
+def broker_heartbeat_ms(receive_cycle: float) -> int:
+    """The receive heart-beat interval to ask the broker for (ms; 0: none)."""
+    return int(round(receive_cycle * 1000 / BROKER_HEARTBEAT_DIVISOR))
+
+
 def stomp_connection_kwargs(config: StompRetryTimeoutConfig) -> Dict[str, Any]:
     """Keyword arguments for ``stomp.Connection`` from a fully merged config.
 
@@ -306,6 +319,9 @@ def stomp_connection_kwargs(config: StompRetryTimeoutConfig) -> Dict[str, Any]:
         "reconnect_sleep_jitter": values["reconnect_sleep_jitter"],
         "keepalive": values["keepalive"] or None,
         "heartbeats": (int(round(values["heartbeat_send_cycle"] * 1000)),
-                       int(round(values["heartbeat_receive_cycle"] * 1000))),
-        "heart_beat_receive_scale": 1 + values["heartbeat_receive_check"],
+                       broker_heartbeat_ms(values["heartbeat_receive_cycle"])),
+        # stomp.py's own check (it closes the socket) counts in the asked-for interval:
+        # it gives up after the configured cycle x (1 + check), as the watchdog does
+        "heart_beat_receive_scale": BROKER_HEARTBEAT_DIVISOR * (
+            1 + values["heartbeat_receive_check"]),
     }

@@ -156,14 +156,8 @@ def test_generated_bad_notifications_never_crash_or_vanish(activemq_running, sou
     for name in ("stomp.py", "zhmc.eda.receiver.frames"):
         logging.getLogger(name).setLevel(logging.INFO)
     # dedupe off: generated sequence numbers repeat, and dropping repeats is not what is tested.
-    # Heart-beat check 2.0: ActiveMQ may send nothing for two cycles after a message, which the
-    # receiver still takes for a dead connection after 1.5 (test_quiet_topic_after_a_notification_
-    # keeps_the_connection); the pauses between batches must not cost a reconnect here. With the
-    # receiver fixed, the harness's settings will do.
-    retry_config = dict(harness.FAST_RETRY_CONFIG, heartbeat_receive_check=2.0)
     source = sources.start(harness.activemq_args(broker, [TOPIC], dedupe_os_messages=False,
-                                                 split_os_messages=True,
-                                                 stomp_retry_timeout_config=retry_config))
+                                                 split_os_messages=True))
     source.wait_status("connected", 60)
     counter = {"batch": 0}
     checked = {"upto": source.mark()}  # status events before this index were looked at
@@ -301,10 +295,6 @@ class _BrokerHeartBeats(logging.Handler):
             return self.times[-1]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "receiver.py/stomp_config.py declare a STOMP connection lost after 1.5 (stomp.py) or "
-    "1.5 + 0.5 s (watchdog) heart-beat cycles, while ActiveMQ may be silent for 2 cycles "
-    "after a message: fix proposed in the wt-fuzz report; remove this mark when it lands"))
 def test_quiet_topic_after_a_notification_keeps_the_connection(activemq_running, sources):
     broker = activemq_running
     source = sources.start(harness.activemq_args(broker, [QUIET_TOPIC]))

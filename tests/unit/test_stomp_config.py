@@ -307,8 +307,11 @@ def test_kwargs_for_defaults():
         "reconnect_sleep_max": 60,
         "reconnect_sleep_jitter": 0.1,
         "keepalive": True,
-        "heartbeats": (5000, 5000),
-        "heart_beat_receive_scale": 2.0,
+        # the broker is asked for heart-beats twice as often as the receiver wants them
+        # (ActiveMQ may stay silent for two of its intervals); stomp.py's own check gives
+        # up after the configured 5 s x (1 + 1.0)
+        "heartbeats": (5000, 2500),
+        "heart_beat_receive_scale": 4.0,
     }
 
 
@@ -320,9 +323,9 @@ def test_kwargs_special_values():
     assert kwargs["timeout"] is None
     assert kwargs["reconnect_attempts_max"] == -1
     assert kwargs["keepalive"] is None
-    assert kwargs["heartbeats"] == (0, 2500)
+    assert kwargs["heartbeats"] == (0, 1250)
     assert all(isinstance(v, int) for v in kwargs["heartbeats"])
-    assert kwargs["heart_beat_receive_scale"] == 1.5
+    assert kwargs["heart_beat_receive_scale"] == 3.0
 
 
 def test_kwargs_zero_retries_means_one_attempt():
