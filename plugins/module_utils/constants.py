@@ -14,9 +14,16 @@ from typing import Dict, Tuple
 DEFAULT_WS_PORT = 6794
 DEFAULT_STOMP_PORT = 61612
 
-# Notifications held between the broker connection and the consumer before the receiver
-# pushes back on the broker.
+# Notifications, and bytes (as received), held between the broker connection and the
+# consumer before the receiver pushes back on the broker. The bytes bound keeps an EDA
+# activation (200 MB for ansible-rulebook, its JVM and the source) out of the OOM killer.
 DEFAULT_MAX_PENDING = 100000
+DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024
+# Largest STOMP frame accepted. HMC notifications are a few KB (an OS-message batch or a
+# property change of a big object some hundred KB at most); 4 MiB leaves ten times that
+# and more, while what stomp.py buffers for one frame (about three copies) stays near
+# 12 MiB, far inside an activation's memory.
+DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024
 
 # The HMC's notification types (the ``notification-type`` header).
 NOTIFICATION_TYPES: Tuple[str, ...] = (

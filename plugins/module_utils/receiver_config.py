@@ -14,19 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ansible_collections.zhmc.eda.plugins.module_utils import tls
+from ansible_collections.zhmc.eda.plugins.module_utils.constants import (  # noqa: F401 - re-exported
+    DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES, DEFAULT_STOMP_PORT)
 from ansible_collections.zhmc.eda.plugins.module_utils.stomp_config import (
     DEFAULT_STOMP_RT_CONFIG, StompRetryTimeoutConfig, stomp_connection_kwargs)
 
-DEFAULT_STOMP_PORT = 61612
-DEFAULT_MAX_PENDING = 100000
-# Bytes (as received) held between stomp.py and the consumer before back-pressure; to be
-# tuned with the activation memory benchmark (an EDA activation has 200 MB in all).
-DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024
-# Largest STOMP frame accepted. HMC notifications are a few KB (an OS-message batch or a
-# property change of a big object some hundred KB at most); 4 MiB leaves ten times that
-# and more, while what stomp.py buffers for one frame (about three copies) stays near
-# 12 MiB, far inside an activation's memory.
-DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024
 MIN_MAX_FRAME_BYTES = 1024
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, TypedDict
 
 from ansible_collections.zhmc.eda.plugins.module_utils.constants import (
-    DEFAULT_MAX_PENDING, DEFAULT_STOMP_PORT, DEFAULT_WS_PORT, NOTIFICATION_TYPES,
-    TOPIC_TYPE_NAMES)
+    DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES, DEFAULT_STOMP_PORT, DEFAULT_WS_PORT,
+    NOTIFICATION_TYPES, TOPIC_TYPE_NAMES)
 from ansible_collections.zhmc.eda.plugins.module_utils.stomp_config import DEFAULT_STOMP_RT_CONFIG
 
 
@@ -214,6 +214,12 @@ re-logon.""", default=300, minimum=1),
 Most notifications held between the broker connection and the rulebook. When the rulebook is
 slower, the source stops reading from the broker (back-pressure, with a C(backlog) status
 event); nothing is dropped.""", default=DEFAULT_MAX_PENDING, minimum=1),
+    "max_pending_bytes": _spec("int", """
+Most bytes of notifications (as received) held between the broker connection and the
+rulebook; the source pushes back on the broker at this or at O(max_pending), whichever comes
+first. The default keeps ansible-rulebook, its rules engine and the source inside an EDA
+controller activation's 200 MB under a burst.""", default=DEFAULT_MAX_PENDING_BYTES,
+                               minimum=1024),
 }
 
 SHORT_DESCRIPTION = "Receive IBM Z HMC notifications as rulebook events"

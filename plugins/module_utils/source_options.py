@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from ansible_collections.zhmc.eda.plugins.module_utils import option_values as check
 from ansible_collections.zhmc.eda.plugins.module_utils.constants import (
-    DEFAULT_MAX_PENDING, DEFAULT_STOMP_PORT, DEFAULT_WS_PORT)
+    DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES, DEFAULT_STOMP_PORT, DEFAULT_WS_PORT)
 from ansible_collections.zhmc.eda.plugins.module_utils.source_option_docs import (  # noqa: F401
     json_schema)
 from ansible_collections.zhmc.eda.plugins.module_utils.source_option_table import (  # noqa: F401
@@ -98,6 +98,7 @@ class SourceOptions:
     control_socket: Optional[str] = None
     keepalive_interval: float = 300.0
     max_pending: int = DEFAULT_MAX_PENDING
+    max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES
 
     @property
     def needs_ws_api(self) -> bool:

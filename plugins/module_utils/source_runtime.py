@@ -112,7 +112,8 @@ class Source:
                                follow=options.follow_os_message_channels and options.needs_ws_api)
         self.stream = Stream(deps.receiver_factory, StreamSettings(
             port=options.stomp_port, rt_config=options.stomp_retry_timeout_config,
-            verify_cert=verify_cert, max_pending=options.max_pending), self.mask)
+            verify_cert=verify_cert, max_pending=options.max_pending,
+            max_pending_bytes=options.max_pending_bytes), self.mask)
         self.resume = Resume(options.checkpoint_file, selector_of(
             options.topics, options.topic_types, options.os_message_channels))
         self.emitter = Emitter(queue, options.status_events, lambda: self.recovery.host,

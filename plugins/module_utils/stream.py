@@ -54,10 +54,12 @@ class StreamSettings:
     rt_config: StompRetryTimeoutConfig
     verify_cert: Any  # True, a CA file or directory, or False
     max_pending: int
+    max_pending_bytes: int
 
 
 # receiver_factory(topics, host, userid, password, port=, stomp_rt_config=, verify_cert=,
-# max_pending=) -> ReceiverLike; receiver.NotificationReceiver has that signature.
+# max_pending=, max_pending_bytes=) -> ReceiverLike; receiver.NotificationReceiver has
+# that signature.
 ReceiverFactory = Callable[..., ReceiverLike]
 
 
@@ -85,7 +87,7 @@ class Stream:
         receiver = self._factory(
             topics, host, userid, password, port=settings.port,
             stomp_rt_config=settings.rt_config, verify_cert=settings.verify_cert,
-            max_pending=settings.max_pending)
+            max_pending=settings.max_pending, max_pending_bytes=settings.max_pending_bytes)
         loop = asyncio.get_running_loop()
         wakeup = self.wakeup
 

@@ -297,6 +297,13 @@ options:
       C(backlog) status event); nothing is dropped.
     type: int
     default: 100000
+  max_pending_bytes:
+    description: Most bytes of notifications (as received) held between the broker connection
+      and the rulebook; the source pushes back on the broker at this or at O(max_pending), whichever
+      comes first. The default keeps ansible-rulebook, its rules engine and the source inside
+      an EDA controller activation's 200 MB under a burst.
+    type: int
+    default: 8388608
 notes:
   - A transient failure at start (HMC or broker unreachable) is retried a few times with backoff
     and then stops the rulebook with a clear message (fail fast at start); once running, the source
