@@ -321,7 +321,7 @@ class BrokerLink:
                          self.settings.where, why)
 
 
-class _Listener(stomp_compat.ListenerBase):  # type: ignore[misc]
+class _Listener(stomp_compat.ListenerBase):
     """stomp.py listener of one link; runs in stomp.py's reader thread.
 
     Per message it only stamps the time, takes the frame's size from the read meter and

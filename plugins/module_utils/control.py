@@ -275,6 +275,8 @@ class ControlServer:
 
     def _accept_loop(self) -> None:
         sock = self._sock
+        if sock is None:
+            return  # not started
         while not self._stop.is_set():
             try:
                 readable = select.select([sock], [], [], ACCEPT_POLL_SECONDS)[0]
@@ -317,6 +319,8 @@ class ControlServer:
             handler_thread = None
             if request is not None:
                 response, handler_thread = self._run_handler(request)
+            if response is None:  # pragma: no cover - _read_request answers what it refuses
+                response = {"ok": False, "error": "no answer"}
             self._answer_and_close(conn, response)
             if handler_thread is not None:
                 handler_thread.join()  # an overrunning handler keeps its slot until it ends

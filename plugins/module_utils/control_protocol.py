@@ -144,7 +144,7 @@ def validate_request(request: Any) -> Dict[str, Any]:
             raise ControlRequestError(
                 "control request op %r is missing the required field %r" % (op, field))
 
-    normalized = {"op": op}
+    normalized: Dict[str, Any] = {"op": op}
     for field in sorted(allowed - {"op"}):
         value = request.get(field)
         if field in _STRING_FIELDS:

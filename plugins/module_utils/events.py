@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from typing import Any, Tuple
 
 # What used to live here and is still imported from here (re-exported).
 from ansible_collections.zhmc.eda.plugins.module_utils.constants import (  # noqa: F401 # pylint: disable=unused-import
@@ -187,6 +188,7 @@ def notification_to_events(headers, body_text, *, host, topic_types=None, split_
         hmc.update(raw_body_fields(raw_text))
 
     # The notification's own key; os messages have their own (see os_message_uuid).
+    key: Tuple[Any, ...]
     if global_nr is not None:
         key = ("n", host, global_nr, object_uri, element_uri, notification_type, timestamp)
     elif get("message-id"):

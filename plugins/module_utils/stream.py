@@ -29,8 +29,11 @@ LIVE_OP_TIMEOUT = 10.0
 class ReceiverLike(Protocol):
     """What the stream needs of receiver.NotificationReceiver (tests hand in fakes)."""
 
-    backpressure_count: int
-    backpressure_seconds: float
+    @property
+    def backpressure_count(self) -> int: ...
+
+    @property
+    def backpressure_seconds(self) -> float: ...
 
     def set_wakeup(self, callback: Optional[Callable[[], None]]) -> None: ...
 
