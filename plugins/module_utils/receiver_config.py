@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ansible_collections.zhmc.eda.plugins.module_utils import tls
-from ansible_collections.zhmc.eda.plugins.module_utils.constants import (  # noqa: F401 - re-exported
+from ansible_collections.zhmc.eda.plugins.module_utils.constants import (  # noqa: F401 # pylint: disable=unused-import
     DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES, DEFAULT_STOMP_PORT)
 from ansible_collections.zhmc.eda.plugins.module_utils.stomp_config import (
     DEFAULT_STOMP_RT_CONFIG, StompRetryTimeoutConfig, stomp_connection_kwargs)

@@ -225,6 +225,9 @@ class Source:
                 continue
             if items:
                 await self.pump.deliver(items, self.stream.new_backlog())
+                # a batch the filters dropped whole awaits nothing that yields: let the loop
+                # run (a cancellation, control requests) before the next one
+                await asyncio.sleep(0)
                 continue
             await self.stream.wait(idle_wait)
 
@@ -292,9 +295,9 @@ class Source:
         if self.keeper is None:
             LOG.error("the broker does not know topic %s", topic)
             return Loss("unknown topic %s" % topic)
-        # one of the session's own topics: the session check tells whether the whole
-        # session is gone (log on again) or only a channel (open it again)
-        return Loss("the broker no longer knows topic %s" % topic)
+        # One of the session's own topics: the broker refuses it, whatever the WS API still
+        # lists, so a new session (and new topics) is what ends a refusal loop.
+        return Loss("the broker no longer knows topic %s" % topic, relogon=True)
 
     # ------------------------------------------------------------------ clean-up
     async def _cleanup(self) -> None:

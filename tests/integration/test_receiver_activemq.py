@@ -57,7 +57,8 @@ def test_round_trip_in_order(activemq_running, receivers, use_tls):
     receiver = amq_receiver(broker, topic, use_tls=use_tls)
     receivers.append(receiver)
     receiver.connect()
-    assert receiver.negotiated_heartbeats[1] >= 1000
+    # the broker is asked for heart-beats twice as often as the 1 s receive cycle
+    assert receiver.negotiated_heartbeats[1] >= 500
     messages = [notification(n) for n in range(300)]
     messages.append(({"notification-type": "job-completion", "test-seq": "300"}, ""))
     broker.publish_messages(topic, messages)
