@@ -14,7 +14,7 @@ from hmcsim.certs import Certificates
 from hmcsim.config import check_child, default_config, load_config, validate_config
 from hmcsim.hmc import Hmc, Observer
 from hmcsim.resources import CPC, LPAR, PARTITION, STATUSES, Resource
-from hmcsim.stomp_server import StompServer
+from hmcsim.stomp_server import FrameObserver, StompServer
 from hmcsim.wsapi import WsApiServer
 
 LOG = logging.getLogger("hmcsim")
@@ -196,6 +196,12 @@ class HmcSim:
         """Call `observer(topic_name, headers, body_text)` for every notification hmcsim publishes."""
         self.hmc.observers.append(observer)
 
+    def add_frame_observer(self, observer: FrameObserver) -> None:
+        """Call `observer(connection_number, command, headers)` for every frame a STOMP client
+        sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT, ...; the passcode header left out).
+        It runs in the STOMP server's thread and must be quick."""
+        self._stomp_only("add_frame_observer").frame_observers.append(observer)
+
     def _refresh_info(self) -> None:
         if self._started:
             self.info = self._build_info()
@@ -328,6 +334,20 @@ class HmcSim:
     def send_error_frame(self, message=None, body=None, close=True):
         """Send an ERROR frame to every STOMP connection (then close it, like ActiveMQ)."""
         return self._stomp_only("send_error_frame").send_error_frame(message, body, close)
+
+    def flood(self, topic_name: str, headers: dict[str, Any] | None = None, body: str = "") -> None:
+        """Send one notification to every subscriber of a topic again and again, as fast as each
+        connection takes it, until stop_flood() (a broker replaying a backlog, a hostile broker)."""
+        raw = {str(k): str(v) for k, v in (headers or {}).items()}
+        self._stomp_only("flood").flood("/topic/" + topic_name, raw, body)
+
+    def stop_flood(self) -> int:
+        """End the flood; returns how many notifications it sent."""
+        return self._stomp_only("stop_flood").stop_flood()
+
+    def flooded(self) -> int:
+        """How many notifications the current (or last) flood has sent so far."""
+        return self._stomp_only("flooded").flooded
 
     def set_delivery_delay(self, seconds):
         """Delay every MESSAGE frame by this many seconds (0 turns it off)."""

@@ -15,7 +15,7 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from hmcsim.stomp_frames import HEARTBEAT, Frame, FrameError, FrameParser, encode_frame
 
@@ -25,6 +25,10 @@ SUPPORTED_VERSIONS = ("1.2", "1.1")
 # ActiveMQ's inactivity monitor drops a client after its promised interval times this grace.
 HEARTBEAT_GRACE = 1.5
 _CLOSE = object()
+# MESSAGE frames a flood writes at a time before it waits for the connection to take them.
+FLOOD_BURST = 200
+# observer(connection number, command, headers without the passcode), in the server's loop
+FrameObserver = Callable[[int, str, dict[str, str]], None]
 
 
 def _flushed(transport: Any) -> bool:
@@ -159,6 +163,7 @@ class _Connection:
     def handle(self, frame):
         """Handle one frame; False ends the read loop."""
         cmd = frame.command
+        self.server.tell_frame_observers(self.number, frame)
         if not self.connected:
             if cmd not in ("CONNECT", "STOMP"):
                 self.error_and_close("Not connected: the first frame must be CONNECT or STOMP, got %s" % cmd)
@@ -295,6 +300,9 @@ class StompServer:
         self._server = None
         self._unstalled = None
         self._refuse_handle = None
+        self.frame_observers: list[FrameObserver] = []
+        self.flooded = 0
+        self._flood_task: asyncio.Task | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self):
@@ -332,6 +340,7 @@ class StompServer:
             return
 
         async def shutdown():
+            self._end_flood()
             if self._server is not None:
                 self._server.close()
             for conn in list(self._connections):
@@ -395,6 +404,14 @@ class StompServer:
                 write_task.cancel()
             conn.abort()
 
+    def tell_frame_observers(self, connection_number: int, frame: Frame) -> None:
+        """What a client sent (heart-beats aside), for tests; the passcode is left out."""
+        if not self.frame_observers:
+            return
+        headers = {k: v for k, v in frame.headers.items() if k != "passcode"}
+        for observer in self.frame_observers:
+            observer(connection_number, frame.command, headers)
+
     async def unstalled_event_wait(self):
         await self._unstalled.wait()
 
@@ -433,6 +450,43 @@ class StompServer:
         for conn, sub_id in list(self._subscribers.get(destination, ())):
             if conn.connected:
                 conn.enqueue(self.message_frame(destination, sub_id, headers, body, message_id), is_message=True)
+
+    def flood(self, destination: str, headers: dict[str, str], body: str) -> None:
+        """Send one notification to every subscriber of `destination` again and again, as fast
+        as each connection takes it (TCP flow control), until stop_flood()."""
+        def start() -> None:
+            self._end_flood()
+            self.flooded = 0
+            self._flood_task = asyncio.ensure_future(self._flood(destination, dict(headers), body))
+        self._call(start)
+
+    def stop_flood(self) -> int:
+        """End the flood; returns how many MESSAGE frames it sent."""
+        self._call(self._end_flood)
+        return self.flooded
+
+    def _end_flood(self) -> None:
+        if self._flood_task is not None:
+            self._flood_task.cancel()
+            self._flood_task = None
+
+    async def _flood(self, destination: str, headers: dict[str, str], body: str) -> None:
+        while True:
+            while self.stalled:
+                await self.unstalled_event_wait()
+            targets = [(conn, sub_id) for conn, sub_id in self._subscribers.get(destination, ())
+                       if conn.connected and not conn.closing and not conn.close_requested]
+            if not targets:
+                await asyncio.sleep(0.01)
+                continue
+            for conn, sub_id in targets:
+                conn.writer.write(b"".join(self.message_frame(destination, sub_id, headers, body)
+                                           for _frame in range(FLOOD_BURST)))
+                self.flooded += FLOOD_BURST
+            try:
+                await asyncio.gather(*(conn.writer.drain() for conn, _sub_id in targets))
+            except (ConnectionError, OSError):
+                await asyncio.sleep(0.01)     # the connection's own loops end it
 
     def drain(self, timeout: float = 2.0) -> None:
         """Wait until every queued frame has been written (e.g. console-shutting-down before a drop)."""
