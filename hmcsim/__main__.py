@@ -4,12 +4,15 @@ Writes <state-dir>/hmcsim.json (ports, CA file, userid, password) once every ser
 listens. Exit codes: 0 after a clean stop, 2 for bad arguments or configuration,
 1 when a server cannot start.
 """
+from __future__ import annotations
+
 import argparse
 import logging
 import os
 import signal
 import sys
 import threading
+from typing import Any
 
 from hmcsim import estate
 from hmcsim.config import ConfigError, load_config
@@ -17,7 +20,7 @@ from hmcsim.scenario import ScenarioError, load_steps
 from hmcsim.sim import HmcSim
 
 
-def _port(text):
+def _port(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -27,14 +30,14 @@ def _port(text):
     return value
 
 
-def _host_port(text):
+def _host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host:
         raise argparse.ArgumentTypeError("must be HOST:PORT, got %r" % text)
     return host, _port(port)
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m hmcsim", description="A simulated IBM Z HMC "
                                      "(WS API subset over HTTPS, notifications over STOMP/TLS).")
     parser.add_argument("--state-dir", required=True,
@@ -72,7 +75,7 @@ def build_parser():
     return parser
 
 
-def _external_broker(parser, args):
+def _external_broker(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any] | None:
     if not args.external_broker:
         for name in ("broker_user", "broker_password_env", "broker_ca"):
             if getattr(args, name):
@@ -91,7 +94,7 @@ def _external_broker(parser, args):
             "ca_file": args.broker_ca, "use_tls": not args.broker_no_tls}
 
 
-def _config(parser, args):
+def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | dict[str, Any] | None:
     """The --config file, or with --estate that file's settings plus a generated estate."""
     if not args.estate:
         return args.config
@@ -99,13 +102,13 @@ def _config(parser, args):
         size = estate.parse_size(args.estate)
     except ValueError as exc:
         parser.error("--estate %s" % exc)
-    base = {}
+    base: dict[str, Any] = {}
     if args.config:
         base = {k: v for k, v in load_config(args.config).items() if k != "cpcs"}
     return {**base, "estate": {**size, "seed": args.estate_seed}}
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -3,11 +3,17 @@
 Answers `{"result": ...}` (200) or `{"error": "..."}` (400 for bad arguments, 404 for an
 unknown method). `GET /info` returns the hmcsim.json dict.
 """
+from __future__ import annotations
+
 import json
 import logging
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
 
 from hmcsim.serving import ServedHttp
+
+if TYPE_CHECKING:
+    from hmcsim.sim import HmcSim
 
 LOG = logging.getLogger("hmcsim.admin")
 
@@ -24,11 +30,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "hmcsim-admin"
     sys_version = ""
     timeout = 60
+    server: _Server
 
-    def log_message(self, format, *args):   # the base class names it `format`
+    def log_message(self, format: str, *args: Any) -> None:   # the base class names it `format`
         LOG.debug("%s", format % args)
 
-    def _send(self, status, body):
+    def _send(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -36,13 +43,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         if self.path.rstrip("/") == "/info":
             self._send(200, {"result": self.server.sim.info})
         else:
             self._send(404, {"error": "unknown path %r; use GET /info or POST /<method>" % self.path[:80]})
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         name = self.path.strip("/")
         if name not in ADMIN_METHODS:
             self._send(404, {"error": "unknown method %r; known: %s" % (name[:80], ", ".join(ADMIN_METHODS))})
@@ -73,10 +80,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def __init__(self, address: tuple[str, int], sim: HmcSim) -> None:
+        self.sim = sim
+        super().__init__(address, _Handler)
 
-class AdminServer(ServedHttp):
+
+class AdminServer(ServedHttp[_Server]):
     thread_name = "hmcsim-admin"
 
-    def __init__(self, sim, host="127.0.0.1", port=0):
-        self.httpd = _Server((host, port), _Handler)
-        self.httpd.sim = sim
+    def __init__(self, sim: HmcSim, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(_Server((host, port), sim))

@@ -5,6 +5,8 @@ the broker (e.g. ActiveMQ) assigns message-id and passes the custom headers thro
 strings. Topic approval and refresh-on-subscribe are the broker's business here, so an
 unknown topic does not get the HMC's ERROR frame (see docs/hmcsim.md).
 """
+from __future__ import annotations
+
 import logging
 import threading
 import time
@@ -23,11 +25,11 @@ _STOMPPY_LOGGER = "stomp.py"
 class _RedactSecrets(logging.Filter):
     """Blank given secrets out of log records before any handler sees them."""
 
-    def __init__(self, secrets):
+    def __init__(self, secrets: list[str | None]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s]
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if any(secret in message for secret in self.secrets):
             for secret in self.secrets:
@@ -37,7 +39,8 @@ class _RedactSecrets(logging.Filter):
 
 
 class ExternalBrokerPublisher:
-    def __init__(self, host, port, userid, password, ca_file=None, use_tls=True, connect_timeout=10.0):
+    def __init__(self, host: str, port: int | str, userid: str, password: str, ca_file: str | None = None,
+                 use_tls: bool = True, connect_timeout: float = 10.0) -> None:
         self.host = host
         self.port = int(port)
         self.use_tls = bool(use_tls)
@@ -46,11 +49,11 @@ class ExternalBrokerPublisher:
         self._ca_file = ca_file
         self._connect_timeout = connect_timeout
         self._lock = threading.Lock()
-        self._conn = None
+        self._conn: stomp.Connection12 | None = None
         self.published = 0
         self._redactor = _RedactSecrets([password])
 
-    def _connect(self):
+    def _connect(self) -> stomp.Connection12:
         conn = stomp.Connection12([(self.host, self.port)], reconnect_attempts_max=3,
                                   timeout=self._connect_timeout, heartbeats=(0, 0))
         if self.use_tls:
@@ -59,12 +62,12 @@ class ExternalBrokerPublisher:
         LOG.info("connected to the external broker %s:%d (TLS %s)", self.host, self.port, self.use_tls)
         return conn
 
-    def start(self):
+    def start(self) -> None:
         logging.getLogger(_STOMPPY_LOGGER).addFilter(self._redactor)
         with self._lock:
             self._conn = self._connect()
 
-    def stop(self):
+    def stop(self) -> None:
         with self._lock:
             if self._conn is not None:
                 try:
@@ -74,7 +77,7 @@ class ExternalBrokerPublisher:
                 self._conn = None
         logging.getLogger(_STOMPPY_LOGGER).removeFilter(self._redactor)
 
-    def publish(self, topic_name, headers, body):
+    def publish(self, topic_name: str, headers: dict[str, str], body: str) -> None:
         headers = {k: v for k, v in headers.items() if k not in _BROKER_HEADERS}
         with self._lock:
             for attempt in (1, 2):

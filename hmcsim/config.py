@@ -69,7 +69,7 @@ def load_config(path: str) -> dict[str, Any]:
     return validate_config(data)
 
 
-def _require(cond: bool, where: str, problem: str) -> None:
+def _require(cond: object, where: str, problem: str) -> None:
     if not cond:
         raise ConfigError("config %s: %s" % (where, problem))
 
@@ -80,7 +80,7 @@ def _check_name(value: Any, where: str) -> None:
 
 
 def _int_in(spec: dict[str, Any], key: str, low: int, high: int, default: int | None = None) -> int:
-    value = spec.get(key, default)
+    value: Any = spec.get(key, default)
     _require(isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
              "estate." + key, "must be an integer from %d to %d, got %r" % (low, high, value))
     return value

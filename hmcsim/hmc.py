@@ -13,7 +13,7 @@ import logging
 import secrets
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from hmcsim import osmessages
 from hmcsim.inventory import Inventory, Query
@@ -64,6 +64,12 @@ class Topic:
         return item
 
 
+class Publisher(Protocol):
+    """Where notifications go: the built-in STOMP endpoint or an external broker."""
+
+    def publish(self, topic_name: str, headers: dict[str, str], body: str) -> None: ...
+
+
 class NullPublisher:
     """Publishes nowhere (before a transport is attached)."""
 
@@ -78,7 +84,7 @@ class Hmc:
         self.lock = threading.RLock()
         self.config = config
         self.job_delay = job_delay
-        self.publisher: Any = NullPublisher()
+        self.publisher: Publisher = NullPublisher()
         self.observers: list[Observer] = []
         self.hmc_name: str = config["hmc_name"]
         self.hmc_version: str = config["hmc_version"]
@@ -300,8 +306,9 @@ class Hmc:
             new_add = res.additional_status if additional_status is None else additional_status
             if (status, new_add) == (res.status, res.additional_status):
                 return False
-            report = {"old-status": res.status, "new-status": status, "old-additional-status": res.additional_status,
-                      "new-additional-status": new_add}
+            report: dict[str, Any] = {"old-status": res.status, "new-status": status,
+                                      "old-additional-status": res.additional_status,
+                                      "new-additional-status": new_add}
             res.status, res.additional_status = status, new_add
             report["has-unacceptable-status"] = res.has_unacceptable_status
             self._publish_to_object_topics("status-change", self._object_headers(res), {"change-reports": [report]})

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hmcsim.resources import LPAR, PARTITION
 
 if TYPE_CHECKING:
+    from hmcsim.hmc import Session
     from hmcsim.resources import Resource
 
 # CPC statuses in which a partition operation is accepted (mock: check_valid_cpc_status).
@@ -91,7 +92,7 @@ def failure(res: Resource, operation: str, body: dict[str, Any]) -> str | None:
 class Job:
     """One asynchronous job: running, cancel-pending, canceled or complete."""
 
-    def __init__(self, session: Any, operation: str, resource: Resource, rules: Operation,
+    def __init__(self, session: Session, operation: str, resource: Resource, rules: Operation,
                  previous_status: str) -> None:
         self.id = uuid.uuid4().hex
         self.uri = "/api/jobs/" + self.id

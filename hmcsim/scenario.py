@@ -14,12 +14,18 @@ keyword arguments, and optionally `at` (seconds since the scenario started) or `
 
 The whole scenario is validated before the first step runs.
 """
+from __future__ import annotations
+
 import logging
 import os
 import threading
 import time
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import yaml
+
+if TYPE_CHECKING:
+    from hmcsim.sim import HmcSim
 
 LOG = logging.getLogger("hmcsim.scenario")
 
@@ -35,7 +41,18 @@ class ScenarioError(ValueError):
     """A scenario file or step is not valid; the message names the step."""
 
 
-def load_steps(path_or_steps):
+class Step(TypedDict):
+    """One validated step."""
+
+    at: float | None          # seconds since the scenario started
+    wait: float | None        # seconds after the previous step
+    action: str               # the HmcSim control method
+    kwargs: dict[str, Any]
+    where: str                # "scenario step N", for messages
+
+
+def load_steps(path_or_steps: object) -> list[Step]:
+    """The validated steps of a scenario file (a path) or of a list of steps (or {steps: [...]})."""
     if isinstance(path_or_steps, (str, os.PathLike)):
         path = os.fspath(path_or_steps)
         if not os.path.isfile(path):
@@ -56,7 +73,7 @@ def load_steps(path_or_steps):
     return [_check_step(i, step) for i, step in enumerate(data)]
 
 
-def _check_step(index, step):
+def _check_step(index: int, step: Any) -> Step:
     where = "scenario step %d" % (index + 1)
     if not isinstance(step, dict):
         raise ScenarioError("%s must be a mapping, got %r" % (where, step))
@@ -85,7 +102,7 @@ def _check_step(index, step):
             "where": where}
 
 
-def _run(sim, steps):
+def _run(sim: HmcSim, steps: list[Step]) -> list[Any]:
     started = time.monotonic()
     results = []
     for step in steps:
@@ -103,13 +120,13 @@ def _run(sim, steps):
     return results
 
 
-def run_scenario(sim, path_or_steps, background=False):
+def run_scenario(sim: HmcSim, path_or_steps: object, background: bool = False) -> list[Any] | dict[str, Any]:
     """Run the steps; with background=True return at once (errors are logged)."""
     steps = load_steps(path_or_steps)
     if not background:
         return _run(sim, steps)
 
-    def runner():
+    def runner() -> None:
         try:
             _run(sim, steps)
         except Exception:   # a background scenario has nobody to raise to

@@ -6,7 +6,7 @@ import logging
 import os
 import tempfile
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hmcsim import shared
 from hmcsim.admin import AdminServer
@@ -17,12 +17,21 @@ from hmcsim.resources import CPC, LPAR, PARTITION, STATUSES, Resource
 from hmcsim.stomp_server import FrameObserver, StompServer
 from hmcsim.wsapi import WsApiServer
 
+if TYPE_CHECKING:
+    import trustme
+
+    from hmcsim.broker import ExternalBrokerPublisher
+
 LOG = logging.getLogger("hmcsim")
 
 MAX_FAULT_SECONDS = 3600
 
 
-def _seconds(name, value):
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+def _seconds(name: str, value: Any) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -35,10 +44,10 @@ def _seconds(name, value):
 class HmcSim:
     """A simulated HMC in this process. See docs/hmcsim.md."""
 
-    def __init__(self, state_dir: str, config: Any = None, host: str = "127.0.0.1", ws_port: int = 0,
-                 stomp_port: int = 0, admin_port: int = 0, external_broker: dict[str, Any] | None = None,
-                 heartbeat_ms: int = 5000, job_delay: float = 0.5, shared_config: str | None = None,
-                 hmc_name: str | None = None) -> None:
+    def __init__(self, state_dir: str, config: dict[str, Any] | str | os.PathLike[str] | None = None,
+                 host: str = "127.0.0.1", ws_port: int = 0, stomp_port: int = 0, admin_port: int = 0,
+                 external_broker: dict[str, Any] | None = None, heartbeat_ms: int = 5000, job_delay: float = 0.5,
+                 shared_config: str | None = None, hmc_name: str | None = None) -> None:
         self.state_dir = os.path.abspath(state_dir)
         if config is None:
             config = default_config()
@@ -46,7 +55,7 @@ class HmcSim:
             config = load_config(os.fspath(config))
         else:
             config = validate_config(config)
-        self._shared_ca = None
+        self._shared_ca: trustme.CA | None = None
         if shared_config is not None:
             config, self._shared_ca = shared.load_or_create(os.fspath(shared_config), config)
         if hmc_name is not None:
@@ -61,18 +70,26 @@ class HmcSim:
         self.job_delay = float(job_delay)
         self.hmc = Hmc(config, job_delay=self.job_delay)
         self.userid, self.password = self.hmc.first_user()
-        self.certs = None
-        self.wsapi = None
-        self.stomp = None
-        self.publisher = None
-        self.admin = None
-        self.info = None
-        self.ws_port = self.stomp_port = self.admin_port = None
-        self.ca_file = None
+        # Set by start(); the STOMP endpoint is `stomp` or, in external-broker mode, `broker`.
+        self.certs: Certificates | None = None
+        self.wsapi: WsApiServer | None = None
+        self.stomp: StompServer | None = None
+        self.broker: ExternalBrokerPublisher | None = None
+        self.admin: AdminServer | None = None
+        self.info: dict[str, Any] | None = None
+        self.ws_port: int | None = None
+        self.stomp_port: int | None = None
+        self.admin_port: int | None = None
+        self.ca_file: str | None = None
         self._started = False
 
+    @property
+    def publisher(self) -> StompServer | ExternalBrokerPublisher | None:
+        """Where the HMC's notifications go (None before start())."""
+        return self.stomp if self.stomp is not None else self.broker
+
     # ------------------------------------------------------------ lifecycle
-    def start(self):
+    def start(self) -> HmcSim:
         """Start all servers; return when they listen and hmcsim.json is written."""
         if self._started:
             raise RuntimeError("HmcSim is already started")
@@ -89,15 +106,15 @@ class HmcSim:
                 from hmcsim.broker import ExternalBrokerPublisher   # stomp.py only needed here
                 broker_kwargs = dict(self.external_broker)
                 self.hmc.refresh_after_open = float(broker_kwargs.pop("refresh_delay", 1.0))
-                self.publisher = ExternalBrokerPublisher(**broker_kwargs)
-                self.publisher.start()
-                self.stomp_port = self.publisher.port
+                self.broker = ExternalBrokerPublisher(**broker_kwargs)
+                self.broker.start()
+                self.stomp_port = self.broker.port
+                self.hmc.publisher = self.broker
             else:
                 self.stomp = StompServer(self.hmc, context, self._bind_host, stomp_port, self.heartbeat_ms)
                 self.stomp.start()
-                self.publisher = self.stomp
                 self.stomp_port = self.stomp.port
-            self.hmc.publisher = self.publisher
+                self.hmc.publisher = self.stomp
             self.admin = AdminServer(self, "127.0.0.1", admin_port)
             self.admin.start()
             self.admin_port = self.admin.port
@@ -105,34 +122,35 @@ class HmcSim:
             self._stop_servers()
             raise
         self._started = True
-        self.info = self._build_info()
+        info = self.info = self._build_info()
         self._write_info()
         LOG.info("hmcsim ready: WS API %s:%d, STOMP %s:%d, admin 127.0.0.1:%d",
-                 self.host, self.ws_port, self.info["stomp_host"], self.stomp_port, self.admin_port)
+                 self.host, self.ws_port, info["stomp_host"], self.stomp_port, self.admin_port)
         return self
 
-    def stop(self):
+    def stop(self) -> None:
         if not self._started:
             return
         self._started = False
         self._stop_servers()
         LOG.info("hmcsim stopped")
 
-    def _stop_servers(self):
-        for part in (self.admin, self.wsapi, self.stomp if self.stomp else self.publisher):
+    def _stop_servers(self) -> None:
+        parts: tuple[_Stoppable | None, ...] = (self.admin, self.wsapi, self.publisher)
+        for part in parts:
             if part is not None:
                 try:
                     part.stop()
                 except Exception:    # keep stopping the others
                     LOG.exception("error stopping %s", type(part).__name__)
 
-    def __enter__(self):
+    def __enter__(self) -> HmcSim:
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _build_info(self):
+    def _build_info(self) -> dict[str, Any]:
         cpcs = []
         for cpc in self.hmc.cpcs:
             children = [{"name": c.name, "object-uri": c.uri, "object-id": c.oid, "class": c.kind,
@@ -156,14 +174,14 @@ class HmcSim:
             "cpcs": cpcs,
             "external_broker": None,
         }
-        if self.external_broker:
-            info["stomp_host"] = self.publisher.host
+        if self.external_broker and self.broker is not None:
+            info["stomp_host"] = self.broker.host
             info["stomp_ca_file"] = self.external_broker.get("ca_file")
-            info["external_broker"] = {"host": self.publisher.host, "port": self.publisher.port,
-                                       "use_tls": self.publisher.use_tls}
+            info["external_broker"] = {"host": self.broker.host, "port": self.broker.port,
+                                       "use_tls": self.broker.use_tls}
         return info
 
-    def _write_info(self):
+    def _write_info(self) -> None:
         """Write hmcsim.json atomically (mode 0600: it holds the password)."""
         path = os.path.join(self.state_dir, "hmcsim.json")
         fd, tmp = tempfile.mkstemp(prefix=".hmcsim-", dir=self.state_dir)
@@ -178,16 +196,16 @@ class HmcSim:
             raise
 
     # -------------------------------------------------------------- lookups
-    def _resource(self, cpc, name=None):
+    def _resource(self, cpc: str, name: str | None = None) -> Resource:
         if not isinstance(cpc, str) or (name is not None and not isinstance(name, str)):
             raise ValueError("cpc and name must be strings, got %r and %r" % (cpc, name))
         return self.hmc.find(cpc, name)
 
-    def uri(self, cpc, name=None):
+    def uri(self, cpc: str, name: str | None = None) -> str:
         """Object URI of a CPC or of its partition/LPAR."""
         return self._resource(cpc, name).uri
 
-    def _stomp_only(self, what):
+    def _stomp_only(self, what: str) -> StompServer:
         if self.stomp is None:
             raise ValueError("%s is not available in external-broker mode" % what)
         return self.stomp
@@ -208,7 +226,7 @@ class HmcSim:
             self._write_info()
 
     # ---------------------------------------------------------------- drive
-    def emit_os_messages(self, cpc, name, messages):
+    def emit_os_messages(self, cpc: str, name: str, messages: list[Any]) -> list[int]:
         """Emit OS messages (str, or dicts with message-text, is-held, is-priority, prompt-text, ...)."""
         return self.hmc.emit_os_messages(self._resource(cpc, name), messages)
 
@@ -269,32 +287,32 @@ class HmcSim:
         """Remove an LPAR: its channels close; inventory-change remove."""
         self._delete(LPAR, cpc, name)
 
-    def emit_inventory_change(self, cpc, name=None, action="add"):
+    def emit_inventory_change(self, cpc: str, name: str | None = None, action: str = "add") -> None:
         self.hmc.inventory_change(self._resource(cpc, name), action)
 
-    def publish_raw(self, topic_name, headers=None, body=None):
+    def publish_raw(self, topic_name: str, headers: dict[str, Any] | None = None, body: Any = None) -> None:
         """Publish anything (a malformed or empty body, odd headers) to a topic name."""
         self.hmc.publish_raw(topic_name, headers, body)
 
-    def run_scenario(self, path_or_steps, background=False):
+    def run_scenario(self, path_or_steps: object, background: bool = False) -> list[Any] | dict[str, Any]:
         """Run a YAML timeline (a file path or a list of steps); see docs/hmcsim.md."""
         from hmcsim.scenario import run_scenario
         return run_scenario(self, path_or_steps, background=background)
 
     # --------------------------------------------------------------- faults
-    def drop_stomp_connections(self):
+    def drop_stomp_connections(self) -> int:
         """Abort every STOMP connection (TCP close without a frame)."""
         if self.stomp is None:
             return 0
         return self.stomp.drop_connections()
 
-    def stall_heartbeats(self, on=True):
+    def stall_heartbeats(self, on: bool = True) -> None:
         """Keep sockets open but send nothing (no heart-beats, no messages) until turned off."""
         if not isinstance(on, bool):
             raise ValueError("on must be true or false, got %r" % (on,))
         self._stomp_only("stall_heartbeats").stall(on)
 
-    def expire_session(self, session_id=None):
+    def expire_session(self, session_id: str | None = None) -> int:
         """Expire one session (or all): 403 reason 5 from then on, its topics are gone."""
         return self.hmc.expire_session(session_id)
 
@@ -324,14 +342,15 @@ class HmcSim:
         """The HMC dies at once (as with SIGKILL or a power loss): established WS API and
         STOMP connections are reset, nothing listens any more. Unlike stop(), nothing is
         closed in an orderly way."""
-        if not self._started:
+        wsapi = self.wsapi
+        if not self._started or wsapi is None:
             return
-        self.wsapi.httpd.reset_connections()
+        wsapi.httpd.reset_connections()
         self.drop_stomp_connections()
         self.stop()
-        self.wsapi.httpd.reset_connections()  # any accepted while stopping
+        wsapi.httpd.reset_connections()  # any accepted while stopping
 
-    def send_error_frame(self, message=None, body=None, close=True):
+    def send_error_frame(self, message: str | None = None, body: str | None = None, close: bool = True) -> int:
         """Send an ERROR frame to every STOMP connection (then close it, like ActiveMQ)."""
         return self._stomp_only("send_error_frame").send_error_frame(message, body, close)
 
@@ -349,24 +368,24 @@ class HmcSim:
         """How many notifications the current (or last) flood has sent so far."""
         return self._stomp_only("flooded").flooded
 
-    def set_delivery_delay(self, seconds):
+    def set_delivery_delay(self, seconds: float) -> None:
         """Delay every MESSAGE frame by this many seconds (0 turns it off)."""
         self._stomp_only("set_delivery_delay").set_delivery_delay(_seconds("seconds", seconds))
 
-    def refuse_stomp(self, seconds):
+    def refuse_stomp(self, seconds: float) -> None:
         """Drop every STOMP connection and refuse new ones for `seconds`."""
         self._stomp_only("refuse_stomp").refuse(_seconds("seconds", seconds))
 
     # -------------------------------------------------------------- inspect
-    def session_ids(self):
+    def session_ids(self) -> list[str]:
         return self.hmc.session_ids()
 
-    def stomp_connection_count(self):
+    def stomp_connection_count(self) -> int:
         if self.stomp is None:
             return 0
         return self.stomp.connection_count()
 
-    def open_channels(self):
+    def open_channels(self) -> list[dict[str, Any]]:
         return self.hmc.open_channels()
 
     def subscriptions(self, topic_name: str) -> int:

@@ -4,10 +4,22 @@
 heart-beats; it handles the NUL terminator, `content-length` bodies, CR-LF line ends
 (1.2) and header escapes. Limits keep a misbehaving client from eating memory.
 """
+from __future__ import annotations
+
+import enum
+from typing import Any, Final
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 4 * 1024 * 1024
-HEARTBEAT = object()     # returned by the parser for each EOL seen between frames
+
+
+class Heartbeat(enum.Enum):
+    """The type of HEARTBEAT."""
+
+    BEAT = "heart-beat"
+
+
+HEARTBEAT: Final = Heartbeat.BEAT     # returned by the parser for each EOL seen between frames
 
 _UNESCAPE = {"\\\\": "\\", "\\n": "\n", "\\c": ":", "\\r": "\r"}
 
@@ -17,23 +29,23 @@ class FrameError(ValueError):
 
 
 class Frame:
-    def __init__(self, command, headers=None, body=b""):
+    def __init__(self, command: str, headers: dict[str, str] | None = None, body: bytes = b"") -> None:
         self.command = command
         self.headers = headers or {}
         self.body = body
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Frame(%s, %s, %d bytes)" % (self.command, sorted(self.headers), len(self.body))
 
 
-def escape_header(text):
+def escape_header(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n").replace(":", "\\c")
 
 
-def unescape_header(text):
+def unescape_header(text: str) -> str:
     if "\\" not in text:
         return text
-    out = []
+    out: list[str] = []
     i = 0
     while i < len(text):
         ch = text[i]
@@ -49,7 +61,8 @@ def unescape_header(text):
     return "".join(out)
 
 
-def encode_frame(command, headers=None, body=b"", escape=True):
+def encode_frame(command: str, headers: dict[str, Any] | None = None, body: bytes | str = b"",
+                 escape: bool = True) -> bytes:
     """Encode one frame; header values become strings; adds content-length for a body."""
     if isinstance(body, str):
         body = body.encode("utf-8")
@@ -68,12 +81,12 @@ def encode_frame(command, headers=None, body=b"", escape=True):
 class FrameParser:
     """Incremental parser; `feed()` returns a list of Frame objects and HEARTBEAT markers."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._buf = bytearray()
 
-    def feed(self, data):
+    def feed(self, data: bytes) -> list[Frame | Heartbeat]:
         self._buf.extend(data)
-        out = []
+        out: list[Frame | Heartbeat] = []
         while True:
             # EOLs between frames are heart-beats.
             while self._buf[:1] in (b"\n", b"\r"):
@@ -91,7 +104,7 @@ class FrameParser:
                 return out
             out.append(frame)
 
-    def _take_frame(self):
+    def _take_frame(self) -> Frame | None:
         end = self._buf.find(b"\n\n")
         end_crlf = self._buf.find(b"\r\n\r\n")
         candidates = [(e, 2) for e in (end,) if e >= 0] + [(e, 4) for e in (end_crlf,) if e >= 0]
@@ -109,7 +122,7 @@ class FrameParser:
         if not command or not command.isalpha() or not command.isupper():
             raise FrameError("not a STOMP command: %r" % command[:40])
         escape = command not in ("CONNECT", "STOMP", "CONNECTED")
-        headers = {}
+        headers: dict[str, str] = {}
         for line in lines[1:]:
             if ":" not in line:
                 raise FrameError("header line without ':' in a %s frame" % command)
@@ -118,11 +131,11 @@ class FrameParser:
                 key, value = unescape_header(key), unescape_header(value)
             headers.setdefault(key, value)      # the first occurrence wins (STOMP 1.2)
         body_start = head_end + sep_len
-        length = headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                raise FrameError("content-length %r is not a number" % length[:20])
-            length = int(length)
+        length_text = headers.get("content-length")
+        if length_text is not None:
+            if not length_text.isdigit():
+                raise FrameError("content-length %r is not a number" % length_text[:20])
+            length = int(length_text)
             if length > MAX_BODY_BYTES:
                 raise FrameError("body longer than %d bytes" % MAX_BODY_BYTES)
             if len(self._buf) < body_start + length + 1:

@@ -13,30 +13,34 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import ssl
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from hmcsim.stomp_frames import HEARTBEAT, Frame, FrameError, FrameParser, encode_frame
+
+if TYPE_CHECKING:
+    from hmcsim.hmc import Hmc
 
 LOG = logging.getLogger("hmcsim.stomp")
 
 SUPPORTED_VERSIONS = ("1.2", "1.1")
 # ActiveMQ's inactivity monitor drops a client after its promised interval times this grace.
 HEARTBEAT_GRACE = 1.5
-_CLOSE = object()
 # MESSAGE frames a flood writes at a time before it waits for the connection to take them.
 FLOOD_BURST = 200
 # observer(connection number, command, headers without the passcode), in the server's loop
 FrameObserver = Callable[[int, str, dict[str, str]], None]
+T = TypeVar("T")
 
 
-def _flushed(transport: Any) -> bool:
+def _flushed(transport: asyncio.WriteTransport | None) -> bool:
     """Nothing left in the transport's buffer (or nothing left to write to)."""
     return transport is None or transport.is_closing() or not transport.get_write_buffer_size()
 
 
-def _parse_heartbeat(value):
+def _parse_heartbeat(value: str) -> list[int] | None:
     try:
         parts = [int(x) for x in value.split(",")]
         if len(parts) != 2 or min(parts) < 0:
@@ -49,33 +53,35 @@ def _parse_heartbeat(value):
 class _Connection:
     """One client connection: a reader coroutine and a writer coroutine."""
 
-    def __init__(self, server, reader, writer, number):
+    def __init__(self, server: StompServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 number: int) -> None:
         self.server = server
         self.reader = reader
         self.writer = writer
         self.number = number
-        self.queue = asyncio.Queue()
+        # (frame bytes, is a MESSAGE); frame None: close once the frames before it went out
+        self.queue: asyncio.Queue[tuple[bytes | None, bool]] = asyncio.Queue()
         self.connected = False
-        self.version = None
+        self.version: str | None = None
         self.send_interval = 0.0       # our heart-beats to the client, seconds (0: none)
         self.receive_interval = 0.0    # the client's heart-beats to us, seconds (0: none)
-        self.subscriptions = {}        # id -> destination
+        self.subscriptions: dict[str, str] = {}     # id -> destination
         self.closing = False
         self.close_requested = False   # an orderly close after the queued frames went out
         self.last_received = time.monotonic()
         self.unwritten = 0             # frames queued but not yet handed to the transport
 
-    def enqueue(self, data, is_message=False):
+    def enqueue(self, data: bytes, is_message: bool = False) -> None:
         if not self.closing:
             self.unwritten += 1
             self.queue.put_nowait((data, is_message))
 
-    def close_after_queue(self):
+    def close_after_queue(self) -> None:
         if not self.closing and not self.close_requested:
             self.close_requested = True
-            self.queue.put_nowait((_CLOSE, False))
+            self.queue.put_nowait((None, False))
 
-    def abort(self):
+    def abort(self) -> None:
         self.closing = True
         transport = self.writer.transport
         if transport is not None and not transport.is_closing():
@@ -98,7 +104,7 @@ class _Connection:
         self.close_after_queue()
 
     # --------------------------------------------------------------- writing
-    async def write_loop(self):
+    async def write_loop(self) -> None:
         server = self.server
         try:
             while True:
@@ -109,7 +115,7 @@ class _Connection:
                     data, is_message = b"\n", False       # an EOL heart-beat
                 while server.stalled:
                     await server.unstalled_event_wait()
-                if data is _CLOSE:
+                if data is None:        # close_after_queue()
                     await self.writer.drain()
                     self.closing = True
                     self.writer.close()
@@ -124,12 +130,12 @@ class _Connection:
             self.abort()
 
     # --------------------------------------------------------------- reading
-    async def read_loop(self):
+    async def read_loop(self) -> None:
         parser = FrameParser()
         server = self.server
         try:
             while not self.closing:
-                timeout = None
+                timeout: float | None = None
                 if self.receive_interval:
                     timeout = self.receive_interval * HEARTBEAT_GRACE
                 elif not self.connected:
@@ -160,7 +166,7 @@ class _Connection:
             pass
 
     # -------------------------------------------------------------- commands
-    def handle(self, frame):
+    def handle(self, frame: Frame) -> bool:
         """Handle one frame; False ends the read loop."""
         cmd = frame.command
         self.server.tell_frame_observers(self.number, frame)
@@ -188,11 +194,11 @@ class _Connection:
             return False
         return handler(frame)
 
-    def receipt(self, frame):
+    def receipt(self, frame: Frame) -> None:
         if "receipt" in frame.headers:
             self.enqueue(encode_frame("RECEIPT", {"receipt-id": frame.headers["receipt"]}))
 
-    def on_connect(self, frame):
+    def on_connect(self, frame: Frame) -> bool:
         headers = frame.headers
         offered = [v.strip() for v in headers.get("accept-version", "1.0").split(",")]
         version = next((v for v in SUPPORTED_VERSIONS if v in offered), None)
@@ -262,7 +268,7 @@ class _Connection:
         self.receipt(frame)
         return True
 
-    def on_disconnect(self, frame):
+    def on_disconnect(self, frame: Frame) -> bool:
         self.receipt(frame)
         self.close_after_queue()
         return False
@@ -273,7 +279,7 @@ class _Connection:
                    "java.lang.SecurityException: User is not authorized to write to destination.", frame=frame)
         return True
 
-    def on_ack(self, frame):
+    def on_ack(self, frame: Frame) -> bool:
         self.receipt(frame)
         return True
 
@@ -281,7 +287,8 @@ class _Connection:
 class StompServer:
     """TLS STOMP endpoint; `publish()` is thread-safe."""
 
-    def __init__(self, hmc, ssl_context, host="127.0.0.1", port=0, heartbeat_ms=5000, connect_timeout=30.0):
+    def __init__(self, hmc: Hmc, ssl_context: ssl.SSLContext, host: str = "127.0.0.1", port: int = 0,
+                 heartbeat_ms: int = 5000, connect_timeout: float = 30.0) -> None:
         self.hmc = hmc
         self.ssl_context = ssl_context
         self.host = host
@@ -295,34 +302,35 @@ class StompServer:
         self._numbers = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._id_prefix = "ID:hmcsim-%d-%d-1:1:1:1:" % (port, int(time.time() * 1000))
-        self._loop = None
-        self._thread = None
-        self._server = None
-        self._unstalled = None
-        self._refuse_handle = None
+        # Set while the server runs: its event loop (in its own thread) and what lives there.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._unstalled: asyncio.Event | None = None
+        self._refuse_handle: asyncio.TimerHandle | None = None
         self.frame_observers: list[FrameObserver] = []
         self.flooded = 0
         self._flood_task: asyncio.Task | None = None
 
     # ------------------------------------------------------------ lifecycle
-    def start(self):
+    def start(self) -> None:
         ready = threading.Event()
-        errors = []
+        errors: list[Exception] = []
 
-        def run():
-            self._loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(self._loop)
+        def run() -> None:
+            loop = self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
             self._unstalled = asyncio.Event()
             self._unstalled.set()
             try:
-                self._loop.run_until_complete(self._listen())
+                loop.run_until_complete(self._listen())
             except Exception as exc:   # reported to start()'s caller
                 errors.append(exc)
                 ready.set()
                 return
             ready.set()
-            self._loop.run_forever()
-            self._loop.close()
+            loop.run_forever()
+            loop.close()
 
         self._thread = threading.Thread(target=run, name="hmcsim-stomp", daemon=True)
         self._thread.start()
@@ -330,16 +338,17 @@ class StompServer:
         if errors:
             raise errors[0]
 
-    async def _listen(self):
-        self._server = await asyncio.start_server(self._handle, self.host, self.port, ssl=self.ssl_context,
-                                                  reuse_address=True, ssl_handshake_timeout=10)
-        self.port = self._server.sockets[0].getsockname()[1]
+    async def _listen(self) -> None:
+        server = self._server = await asyncio.start_server(self._handle, self.host, self.port, ssl=self.ssl_context,
+                                                           reuse_address=True, ssl_handshake_timeout=10)
+        self.port = server.sockets[0].getsockname()[1]
 
-    def stop(self):
-        if self._loop is None:
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is None:
             return
 
-        async def shutdown():
+        async def shutdown() -> None:
             self._end_flood()
             if self._server is not None:
                 self._server.close()
@@ -355,26 +364,28 @@ class StompServer:
                     await asyncio.wait(pending, timeout=1)
 
         try:
-            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
+            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(5)
         except Exception:   # the loop may already be gone
             LOG.debug("STOMP shutdown coroutine did not complete", exc_info=True)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
         self._loop = None
 
-    def _call(self, func, *args, wait=True):
-        """Run func in the loop thread; return its result when wait."""
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
             raise RuntimeError("the STOMP server is not running")
-        if not wait:
-            self._loop.call_soon_threadsafe(func, *args)
-            return None
+        return self._loop
 
-        async def wrapper():
-            return func(*args)
-        return asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result(10)
+    def _call(self, func: Callable[[], T]) -> T:
+        """Run func in the loop thread and return its result."""
+        loop = self._running_loop()
 
-    async def _handle(self, reader, writer):
+        async def wrapper() -> T:
+            return func()
+        return asyncio.run_coroutine_threadsafe(wrapper(), loop).result(10)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = _Connection(self, reader, writer, next(self._numbers))
         self._connections.add(conn)
         write_task = asyncio.ensure_future(conn.write_loop())
@@ -385,7 +396,7 @@ class StompServer:
             # would report a cancelled handler task as an error.
             pass
 
-    async def _serve(self, conn, write_task):
+    async def _serve(self, conn: _Connection, write_task: asyncio.Future[None]) -> None:
         try:
             await conn.read_loop()
             if not conn.close_requested:
@@ -412,8 +423,14 @@ class StompServer:
         for observer in self.frame_observers:
             observer(connection_number, frame.command, headers)
 
-    async def unstalled_event_wait(self):
-        await self._unstalled.wait()
+    def _unstalled_event(self) -> asyncio.Event:
+        """Set while the server is not stalled (exists while the loop runs)."""
+        if self._unstalled is None:
+            raise RuntimeError("the STOMP server is not running")
+        return self._unstalled
+
+    async def unstalled_event_wait(self) -> None:
+        await self._unstalled_event().wait()
 
     # ------------------------------------------------------------ publishing
     def add_subscriber(self, destination: str, conn: _Connection, sub_id: str) -> None:
@@ -504,47 +521,49 @@ class StompServer:
     def subscription_count(self, destination: str) -> int:
         return self._call(lambda: len(self._subscribers.get(destination, ())))
 
-    def connection_count(self):
+    def connection_count(self) -> int:
         return self._call(lambda: sum(1 for c in self._connections if c.connected and not c.closing))
 
-    def drop_connections(self):
-        def drop():
+    def drop_connections(self) -> int:
+        def drop() -> int:
             count = len(self._connections)
             for conn in list(self._connections):
                 conn.abort()
             return count
         return self._call(drop)
 
-    def stall(self, on=True):
-        def apply():
+    def stall(self, on: bool = True) -> None:
+        def apply() -> None:
             self.stalled = bool(on)
             if self.stalled:
-                self._unstalled.clear()
+                self._unstalled_event().clear()
             else:
-                self._unstalled.set()
+                self._unstalled_event().set()
         self._call(apply)
 
-    def send_error_frame(self, message=None, body=None, close=True):
-        message = message or "hmcsim: injected ERROR frame"
+    def send_error_frame(self, message: str | None = None, body: str | None = None, close: bool = True) -> int:
+        text = message or "hmcsim: injected ERROR frame"
 
-        def send():
+        def send() -> int:
             count = 0
             for conn in list(self._connections):
                 if conn.connected and not conn.closing:
-                    conn.enqueue(encode_frame("ERROR", {"message": message, "content-type": "text/plain"},
-                                              body if body is not None else message))
+                    conn.enqueue(encode_frame("ERROR", {"message": text, "content-type": "text/plain"},
+                                              body if body is not None else text))
                     if close:
                         conn.close_after_queue()
                     count += 1
             return count
         return self._call(send)
 
-    def set_delivery_delay(self, seconds):
+    def set_delivery_delay(self, seconds: float) -> None:
         self.delivery_delay = float(seconds)
 
-    def refuse(self, seconds):
+    def refuse(self, seconds: float) -> None:
         """Close the listening socket and every connection; listen again after `seconds`."""
-        async def down():
+        loop = self._running_loop()
+
+        async def down() -> None:
             if self._refuse_handle is not None:
                 self._refuse_handle.cancel()
             if self._server is not None:
@@ -552,10 +571,10 @@ class StompServer:
                 self._server = None
             for conn in list(self._connections):
                 conn.abort()
-            self._refuse_handle = self._loop.call_later(seconds, lambda: asyncio.ensure_future(self._relisten()))
-        asyncio.run_coroutine_threadsafe(down(), self._loop).result(10)
+            self._refuse_handle = loop.call_later(seconds, lambda: asyncio.ensure_future(self._relisten()))
+        asyncio.run_coroutine_threadsafe(down(), loop).result(10)
 
-    async def _relisten(self):
+    async def _relisten(self) -> None:
         self._refuse_handle = None
         try:
             await self._listen()

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import socket
+import ssl
 import threading
 import struct
 import sys
@@ -20,7 +21,7 @@ from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from hmcsim.hmc import Session
+from hmcsim.hmc import Hmc, Session
 from hmcsim.inventory import Query
 from hmcsim.jobs import HmcError
 from hmcsim.resources import LPAR, PARTITION, Resource
@@ -33,14 +34,14 @@ _ID = r"([^/?]+)"
 _SAFE_HEADERS = ("content-type", "accept", "user-agent", "x-audit-id", "content-length")
 
 
-def _bool_parm(name, values):
+def _bool_parm(name: str, values: list[str]) -> bool:
     value = values[-1]
     if value not in ("true", "false"):
         raise HmcError(400, 14, "Query parameter %s must be true or false, got %r." % (name, value[:40]))
     return value == "true"
 
 
-def _int_parm(name, values):
+def _int_parm(name: str, values: list[str]) -> int:
     value = values[-1]
     if not re.fullmatch(r"-?\d{1,18}", value):
         raise HmcError(400, 14, "Query parameter %s must be an integer, got %r." % (name, value[:40]))
@@ -53,11 +54,21 @@ def _only(query: Query, allowed: tuple[str, ...]) -> None:
         raise HmcError(400, 1, "Unrecognized or unsupported query parameters: %s." % ", ".join(unknown))
 
 
+def _with_session(session: Session | None) -> Session:
+    """The session of an operation whose route needs one (_dispatch has looked it up)."""
+    if session is None:      # a bug in hmcsim: _dispatch answers it as an internal error
+        raise RuntimeError("an operation that needs a session ran without one")
+    return session
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "hmcsim"
     sys_version = ""
     protocol_version = "HTTP/1.1"
     timeout = 60        # an idle or stuck client does not hold a thread forever
+    server: _Server
+    # While a Submit Requests batch runs one of its GETs: where _send puts (status, body).
+    _captured: list[tuple[int, Any]] | None = None
 
     # Routes: (method, regex, handler name, needs session)
     ROUTES = [
@@ -95,30 +106,30 @@ class _Handler(BaseHTTPRequestHandler):
     ]
 
     @property
-    def hmc(self):
+    def hmc(self) -> Hmc:
         return self.server.hmc
 
     # ------------------------------------------------------------- plumbing
-    def log_message(self, format, *args):    # the base class names it `format`
+    def log_message(self, format: str, *args: Any) -> None:    # the base class names it `format`
         LOG.debug("%s - %s", self.address_string(), format % args)
 
-    def log_request(self, code="-", size="-"):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         # Path and query only: they hold no secrets (session ids travel in a header).
         LOG.info("%s %s -> %s", self.command, self.path.split("?")[0], code)
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         self._dispatch()
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         self._dispatch()
 
-    def do_DELETE(self):
+    def do_DELETE(self) -> None:
         self._dispatch()
 
-    def do_PUT(self):
+    def do_PUT(self) -> None:
         self._dispatch()
 
-    def _read_body(self):
+    def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length")
         if not length:
             return b""
@@ -126,7 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise HmcError(400, 1, "The Content-Length header is not valid or too large.")
         return self.rfile.read(int(length))
 
-    def _json_body(self, raw, required=False):
+    def _json_body(self, raw: bytes, required: bool = False) -> dict[str, Any]:
         if not raw.strip():
             if required:
                 raise HmcError(400, 3, "The request requires a JSON request body.")
@@ -139,7 +150,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise HmcError(400, 9, "The request body must be a JSON object.")
         return body
 
-    def _send(self, status, body=None, extra_headers=None):
+    def _send(self, status: int, body: Any = None, extra_headers: dict[str, str] | None = None) -> None:
+        if self._captured is not None:
+            self._captured.append((status, body))
+            return
         data = b"" if body is None else json.dumps(body).encode("utf-8")
         self.send_response(status)
         if body is not None:
@@ -151,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
         if data:
             self.wfile.write(data)
 
-    def _send_html(self, status, html):
+    def _send_html(self, status: int, html: str) -> None:
         data = html.encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "text/html;charset=UTF-8")
@@ -159,7 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _error(self, exc, path, query, session=None):
+    def _error(self, exc: HmcError, path: str, query: Query, session: Session | None = None) -> None:
         safe_headers = {k.lower(): v for k, v in self.headers.items() if k.lower() in _SAFE_HEADERS}
         self._send(exc.http_status, {
             "http-status": exc.http_status,
@@ -175,11 +189,11 @@ class _Handler(BaseHTTPRequestHandler):
             "error-details": None,
         })
 
-    def _dispatch(self):
+    def _dispatch(self) -> None:
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
         query = parse_qs(parts.query, keep_blank_values=True)
-        session = None
+        session: Session | None = None
         if self.hmc.is_down():
             self._send_html(503, "<html><body><h1>503 Service Unavailable</h1>"
                                  "<p>The console is restarting.</p></body></html>")
@@ -212,14 +226,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _inner_get(self, session: Session | None, uri: str) -> tuple[int, Any]:
         """One GET of a Submit Requests batch: (status, body), answered as on its own."""
         parts = urlsplit(uri)
-        sent = []
+        sent: list[tuple[int, Any]] = []
         try:
             name, _needs_session, args = self._route("GET", parts.path.rstrip("/") or "/")
-            self._send, saved = (lambda status, body=None, extra_headers=None: sent.append((status, body))), self._send
+            self._captured = sent
             try:
                 getattr(self, "op_" + name)(session, args, parse_qs(parts.query, keep_blank_values=True), b"")
             finally:
-                self._send = saved
+                self._captured = None
         except HmcError as exc:
             return exc.http_status, {"http-status": exc.http_status, "reason": exc.reason, "message": exc.message}
         return sent[0]
@@ -267,11 +281,11 @@ class _Handler(BaseHTTPRequestHandler):
         })
 
     def op_logoff(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
-        self.hmc.logoff(session)
+        self.hmc.logoff(_with_session(session))
         self._send(204)
 
     def op_get_topics(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
-        self._send(200, {"topics": self.hmc.topics_for(session)})
+        self._send(200, {"topics": self.hmc.topics_for(_with_session(session))})
 
     def op_get_console(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         props = {**self.hmc.console_headers, "version": self.hmc.hmc_version,
@@ -347,7 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise HmcError(404, 1, "No logical partition matches the name filter.")
         self._send(200, {"logical-partitions": items})
 
-    def _child(self, args):
+    def _child(self, args: list[str]) -> Resource:
         kind = "partition" if args[0] == "partitions" else "logical-partition"
         return self.hmc.resource("/api/%s/%s" % (args[0], args[1]), kind)
 
@@ -360,12 +374,12 @@ class _Handler(BaseHTTPRequestHandler):
         include = body.get("include-refresh-messages", True)
         if not isinstance(include, bool):
             raise HmcError(400, 7, "include-refresh-messages must be a boolean.")
-        topic = self.hmc.open_os_message_channel(session, res, include)
+        topic = self.hmc.open_os_message_channel(_with_session(session), res, include)
         self._send(200, {"topic-name": topic})
 
     def op_list_os_messages(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         res = self._child(args)
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         for parm, key, conv in (("begin-sequence-number", "begin", _int_parm),
                                 ("end-sequence-number", "end", _int_parm),
                                 ("is-held", "is_held", _bool_parm),
@@ -412,11 +426,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def op_partition_op(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         body = self._json_body(raw)
-        self._async(session, self.hmc.resource("/api/partitions/" + args[0], PARTITION), args[1], body)
+        res = self.hmc.resource("/api/partitions/" + args[0], PARTITION)
+        self._async(_with_session(session), res, args[1], body)
 
     def op_lpar_op(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         body = self._json_body(raw)
-        self._async(session, self.hmc.resource("/api/logical-partitions/" + args[0], LPAR), args[1], body)
+        res = self.hmc.resource("/api/logical-partitions/" + args[0], LPAR)
+        self._async(_with_session(session), res, args[1], body)
 
     def op_get_job(self, session: Session | None, args: list[str], query: Query, raw: bytes) -> None:
         self._send(200, self.hmc.job(args[0]).to_json())
@@ -434,14 +450,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, hmc, ssl_context):
+    def __init__(self, address: tuple[str, int], hmc: Hmc, ssl_context: ssl.SSLContext) -> None:
         self.hmc = hmc
         self.ssl_context = ssl_context
-        self.open_sockets: set = set()  # established connections, for kill()
+        self.open_sockets: set[socket.socket] = set()  # established connections, for kill()
         self.open_lock = threading.Lock()
         super().__init__(address, _Handler)
 
-    def get_request(self):
+    def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = self.socket.accept()
         # Headers and body go out in two writes; without NODELAY, Nagle + delayed ACK add 40 ms.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -451,12 +467,13 @@ class _Server(ThreadingHTTPServer):
             self.open_sockets.add(tls)
         return tls, addr
 
-    def shutdown_request(self, request):
-        with self.open_lock:
-            self.open_sockets.discard(request)
+    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
+        if isinstance(request, socket.socket):     # always, on a TCP server
+            with self.open_lock:
+                self.open_sockets.discard(request)
         super().shutdown_request(request)
 
-    def reset_connections(self):
+    def reset_connections(self) -> None:
         """Cut every established connection (as a host that dies does: clients see a reset)."""
         with self.open_lock:
             sockets, self.open_sockets = list(self.open_sockets), set()
@@ -467,13 +484,13 @@ class _Server(ThreadingHTTPServer):
             except OSError:
                 pass
 
-    def handle_error(self, request, client_address):
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
         # Called from the base class's exception handler: sys.exc_info() is set.
         LOG.debug("connection from %s ended with an error: %s", client_address[0], sys.exc_info()[1])
 
 
-class WsApiServer(ServedHttp):
+class WsApiServer(ServedHttp[_Server]):
     thread_name = "hmcsim-wsapi"
 
-    def __init__(self, hmc, ssl_context, host="127.0.0.1", port=0):
-        self.httpd = _Server((host, port), hmc, ssl_context)
+    def __init__(self, hmc: Hmc, ssl_context: ssl.SSLContext, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(_Server((host, port), hmc, ssl_context))
