@@ -296,11 +296,16 @@ class BrokerLink:
         return True
 
     # ------------------------------------------------------------------ closing
-    def disconnect(self, grace: float) -> None:
-        """An orderly DISCONNECT, waiting up to ``grace`` s for the broker to close."""
+    def disconnect(self, grace: float, subscriptions: Tuple[Tuple[str, str], ...] = ()) -> None:
+        """An orderly goodbye: UNSUBSCRIBE each (topic, subscription id), then DISCONNECT,
+        waiting up to ``grace`` s for the broker to close. No receipt is waited for per
+        topic: under a flood the receipts would queue behind the notifications in flight."""
         if not self.is_up():
             return
         try:
+            for topic, sub_id in subscriptions:
+                if topic not in self.refused:
+                    self.conn.unsubscribe(id=sub_id)
             self.conn.disconnect()
             self.disconnected.wait(grace)
         except Exception as exc:  # the socket is cut by abandon() anyway

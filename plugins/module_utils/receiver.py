@@ -233,7 +233,8 @@ class NotificationReceiver:
                 logger.debug("connection %d: subscribed to %s (id %s)", link.number, topic, sub_id)
 
     def close(self) -> None:
-        """Disconnect and end any running ``notifications()`` (from any thread, within 1 s).
+        """Unsubscribe, disconnect and end any running ``notifications()`` (from any thread,
+        within 1 s). The subscriptions stay recorded (``topic_names``).
         Received but not yet consumed notifications stay readable with ``poll()``."""
         if self._closed:
             return
@@ -242,7 +243,8 @@ class NotificationReceiver:
         if connecting is not None:
             connecting.abandon("receiver closed")
         if link is not None:
-            link.disconnect(_CLOSE_GRACE)   # orderly DISCONNECT; the broker closes the socket
+            # orderly UNSUBSCRIBE and DISCONNECT; the broker closes the socket
+            link.disconnect(_CLOSE_GRACE, tuple(self._subs.items()))
             link.abandon("receiver closed")
         self._hand_over.wake()
         self._secrets.unregister(self)

@@ -389,10 +389,6 @@ def test_every_run_disconnects_and_logs_off(sigterm_runs):
     assert not problem, "no clean goodbye in " + problem
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the source does not unsubscribe on shutdown: NotificationReceiver.close() sends only "
-    "DISCONNECT (Stream.close() calls nothing else), while README and docs/source.md say it "
-    "unsubscribes, then disconnects"))
 def test_every_run_unsubscribes_before_disconnecting(sigterm_runs):
     problem = _failures(sigterm_runs, lambda o: bool(o.goodbye.get("unsubscribe_before_disconnect")))
     assert not problem, "no UNSUBSCRIBE before DISCONNECT in " + problem

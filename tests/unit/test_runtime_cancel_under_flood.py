@@ -28,10 +28,6 @@ FLOOD_SECONDS = 2.0
 CANCEL_AFTER = 0.1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "source_runtime.Source._consume_forever never yields to the loop while every batch it "
-    "polls is dropped by dedupe or the filters (pump.deliver awaits nothing that suspends): "
-    "the cancel is delivered only after the flood ends; fix: yield once per batch"))
 def test_cancellation_wins_while_every_notification_is_dropped():
     flooding = threading.Event()
     timings: dict = {}
