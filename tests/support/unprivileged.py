@@ -83,14 +83,19 @@ def shadow_venv(directory: str) -> str:
         handle.write("\n".join(sorted(ours)) + "\n")
     bindir = os.path.join(directory, "bin")
     our_bin = os.path.dirname(sys.executable)
-    shebang = ("#!" + sys.executable + "\n").encode()
+    # the scripts name the venv's python as pip wrote it (a venv reached through a symlink
+    # has its real path there)
+    shebangs = {("#!%s\n" % os.path.join(d, "python")).encode()
+                for d in (our_bin, os.path.realpath(our_bin))}
+    shebangs.add(("#!" + sys.executable + "\n").encode())
     for name in os.listdir(our_bin):
         path = os.path.join(our_bin, name)
         if os.path.islink(path) or not os.path.isfile(path) or os.path.exists(os.path.join(bindir, name)):
             continue
         with open(path, "rb") as handle:
             data = handle.read()
-        if data.startswith(shebang):
+        shebang = next((s for s in shebangs if data.startswith(s)), None)
+        if shebang is not None:
             target = os.path.join(bindir, name)
             with open(target, "wb") as handle:
                 handle.write(("#!" + os.path.join(bindir, "python") + "\n").encode() + data[len(shebang):])
