@@ -16,7 +16,7 @@ import logging
 import ssl
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from hmcsim.stomp_frames import HEARTBEAT, Frame, FrameError, FrameParser, encode_frame
 
