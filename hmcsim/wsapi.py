@@ -16,6 +16,7 @@ import socket
 import threading
 import struct
 import sys
+import time
 from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -51,6 +52,41 @@ def _only(query: Query, allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(query) - set(allowed))
     if unknown:
         raise HmcError(400, 1, "Unrecognized or unsupported query parameters: %s." % ", ".join(unknown))
+
+
+class Load:
+    """How the WS API answers under load (a test device: no public source says how an HMC does).
+
+    `delay` seconds pass before each request is handled (a remote or slow HMC); with
+    `capacity`, a request that arrives while that many are being handled gets 503 with an
+    HTML body at once (a busy HMC). Counts what it saw, for tests and benchmarks.
+    """
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+        self.capacity: int | None = None
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self.stats = {"requests": 0, "busy": 0, "most_in_flight": 0}
+
+    def enter(self) -> bool:
+        """A request arrives; False when it is over capacity (answer 503)."""
+        with self._lock:
+            self.stats["requests"] += 1
+            if self.capacity is not None and self._in_flight >= self.capacity:
+                self.stats["busy"] += 1
+                return False
+            self._in_flight += 1
+            self.stats["most_in_flight"] = max(self.stats["most_in_flight"], self._in_flight)
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.stats)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -97,6 +133,10 @@ class _Handler(BaseHTTPRequestHandler):
     @property
     def hmc(self):
         return self.server.hmc
+
+    @property
+    def load(self) -> Load:
+        return self.server.load  # type: ignore[attr-defined]  # our _Server has it
 
     # ------------------------------------------------------------- plumbing
     def log_message(self, format, *args):    # the base class names it `format`
@@ -179,11 +219,30 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
         query = parse_qs(parts.query, keep_blank_values=True)
-        session = None
         if self.hmc.is_down():
-            self._send_html(503, "<html><body><h1>503 Service Unavailable</h1>"
-                                 "<p>The console is restarting.</p></body></html>")
+            self._unavailable("The console is restarting.")
             return
+        load = self.load
+        if not load.enter():
+            self._unavailable("The console is busy.")
+            return
+        try:
+            if load.delay:
+                time.sleep(load.delay)
+            self._handle(path, query)
+        finally:
+            load.leave()
+
+    def _unavailable(self, text: str) -> None:
+        """503 with an HTML page; the request body is read first, so the connection stays usable."""
+        try:
+            self._read_body()
+        except HmcError:
+            self.close_connection = True
+        self._send_html(503, "<html><body><h1>503 Service Unavailable</h1><p>%s</p></body></html>" % text)
+
+    def _handle(self, path: str, query: Query) -> None:
+        session = None
         try:
             raw = self._read_body()
             name, needs_session, args = self._route(self.command, path)
@@ -434,9 +493,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, hmc, ssl_context):
+    def __init__(self, address, hmc, ssl_context, load):
         self.hmc = hmc
         self.ssl_context = ssl_context
+        self.load = load
         self.open_sockets: set = set()  # established connections, for kill()
         self.open_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -475,5 +535,5 @@ class _Server(ThreadingHTTPServer):
 class WsApiServer(ServedHttp):
     thread_name = "hmcsim-wsapi"
 
-    def __init__(self, hmc, ssl_context, host="127.0.0.1", port=0):
-        self.httpd = _Server((host, port), hmc, ssl_context)
+    def __init__(self, hmc, ssl_context, host="127.0.0.1", port=0, load=None):
+        self.httpd = _Server((host, port), hmc, ssl_context, load or Load())
