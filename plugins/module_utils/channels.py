@@ -117,21 +117,30 @@ class ChannelOpener:
         topic, _status = await self.open_topic(obj)
         self.record(obj, topic, origin, changes)
 
-    async def open_objects(self, objects: Sequence[Tuple[OsObject, str]],
-                           changes: Changes) -> None:
+    async def open_objects(self, objects: Sequence[Tuple[OsObject, str]], changes: Changes,
+                           on_error: Optional[Callable[[OsObject, Exception], None]] = None
+                           ) -> None:
         """Open the channels of (object, origin) pairs, many at once; record the outcomes in
-        the order given (the first failure is raised after the ones before it are recorded).
+        the order given. The first failure is raised after the ones before it are recorded;
+        with ``on_error``, each failure is handed to it instead and the others go on.
         One log line says what came of them; each channel's own line is at debug level."""
         started = time.monotonic()
         counts = {OPENED: 0, EXISTING: 0, UNSUPPORTED: 0}
 
         async def work(item: Tuple[OsObject, str]) -> Tuple[Optional[str], str]:
-            return await self.open_topic(item[0], logging.DEBUG)
+            try:
+                return await self.open_topic(item[0], logging.DEBUG)
+            except (HMCClientError, ValueError, asyncio.TimeoutError, OSError) as exc:
+                if on_error is None:
+                    raise
+                on_error(item[0], exc)
+                return None, ""
 
         async def deliver(item: Tuple[OsObject, str], outcome: Tuple[Optional[str], str]
                           ) -> None:
-            counts[outcome[1]] += 1
-            self.record(item[0], outcome[0], item[1], changes)
+            if outcome[1]:  # "" when on_error took a failure: nothing to record
+                counts[outcome[1]] += 1
+                self.record(item[0], outcome[0], item[1], changes)
 
         await self.calls.map_ordered(work, objects, deliver)
         if objects:
@@ -172,15 +181,19 @@ class ChannelOpener:
         """
         changes = Changes()
         listed: Dict[str, Tuple[OsObject, ChannelSpec]] = {}
-        for index, spec in enumerate(list(self._watch.specs)):
-            objects = await self.find(spec)
+
+        async def select(item: Tuple[int, ChannelSpec], objects: List[OsObject]) -> None:
+            index, spec = item
             if not objects:
                 await self._nothing_selected(index, spec, initial, changes)
-                continue
             for obj in objects:
                 if obj.uri not in listed and spec.matches(obj) \
                         and not self._watch.is_closed(obj.uri):
                     listed[obj.uri] = (obj, spec)
+
+        # the specs are listed at the same time, and taken in their order
+        await self.calls.map_ordered(lambda item: self.find(item[1]),
+                                     list(enumerate(self._watch.specs)), select)
         if self._watch.follow:
             for sub in self._watch.channels():
                 if sub.obj is not None and sub.obj.uri not in listed:

@@ -22,8 +22,9 @@ class SlowHmc(FakeHmc):
     """A fake HMC whose channel and message calls take a little, random, time (so that calls
     made at once end in another order), counted; the first `busy` opens are answered 503."""
 
-    def __init__(self, seed: int, busy: int = 0) -> None:
+    def __init__(self, seed: int, busy: int = 0, broken: Optional[str] = None) -> None:
         super().__init__()
+        self.broken = broken  # this partition's channel cannot be opened (404)
         self.statuses = {name: "stopped" if i % 7 == 3 else "active"
                          for i, name in enumerate(NAMES)}
         self._rng = random.Random(seed)
@@ -51,6 +52,8 @@ class SlowHmc(FakeHmc):
 
     def open_os_message_channel(self, uri: str, include_refresh: bool = True
                                 ) -> Tuple[Optional[str], str]:
+        if self.broken is not None and uri == partition_uri(self.broken):
+            raise HMCError(404, 1, "The object does not exist", "POST", uri)
         return self._slowly(lambda: super(SlowHmc, self).open_os_message_channel(
             uri, include_refresh), busy_uri=uri)
 
@@ -125,3 +128,27 @@ def test_backfill_asks_many_channels_at_once_and_emits_them_in_watch_list_order(
     assert h.hmc.most > 1, "List OS Messages asked for many channels at once"
     assert [s for s in states(h.queue.events) if s != "channel"] == [
         "connected", "disconnected", "reconnected"]
+
+
+def test_partitions_that_become_active_at_once_are_opened_many_at_once():
+    stopped = [n for i, n in enumerate(NAMES) if i % 7 == 3]
+
+    async def scenario(h: Harness) -> None:
+        await h.start()
+        await h.queue.wait_for(lambda ev: len(channel_events(ev)) == len(stopped))
+        h.hmc.most = 0
+        h.hmc.broken = stopped[2]  # deleted meanwhile, say
+        for name in stopped:  # an IPL: all of them at the same moment
+            h.broker.object_change(h.hmc, name, "status-change", status="active")
+        await h.queue.wait_for(lambda ev: len([a for a, _n in channel_events(ev)
+                                               if a == "started"]) == len(stopped) - 1)
+        await h.stop()
+
+    h = run(scenario, hmc=SlowHmc(7), parallel_hmc_calls=8,
+            os_message_channels=[{"cpc": "CPC1", "partition": "P.*"}])
+    started = [n for a, n in channel_events(h.queue.events) if a == "started"]
+    assert started == [n for n in stopped if n != stopped[2]], "in the order of the notifications"
+    assert h.hmc.most > 1, "opened many at once"
+    live = h.broker.receivers[-1]
+    assert len([op for op in live.ops if op[0] == "subscribe"]) == len(stopped) - 1
+    assert len(h.broker.receivers) == 1, "on the live connection"
