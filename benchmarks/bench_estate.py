@@ -377,6 +377,10 @@ def _drain(run, cgroup, expected, t0, timeout, published_at=None):
         "limit_hits": cgroup.failcnt(),
     }
     figures["lost"] = expected - figures["received"]
+    first = {}
+    for _t, name, seq, origin in lines:
+        first.setdefault((name, seq), origin)
+    figures["by_origin"] = {o: sum(1 for v in first.values() if v == o) for o in sorted(set(first.values()))}
     if len(engine) > 1:
         figures["engine_rate_per_s"] = round((len(engine) - 1) / (engine[-1] - engine[0]), 1)
         figures["engine_seconds"] = round(engine[-1] - engine[0], 2)
@@ -386,6 +390,12 @@ def _drain(run, cgroup, expected, t0, timeout, published_at=None):
         figures["first_at_engine_s"] = round(arrivals[0] - t0, 2)
         if published_at is not None:
             figures["after_last_published_s"] = round(arrivals[-1] - published_at, 2)
+            behind = [t for t in arrivals if t > published_at]
+            if len(behind) > 1:  # the drain of what waited in the source, nothing published meanwhile
+                figures["drain_after_published_per_s"] = round((len(behind) - 1) / (behind[-1] - behind[0]), 1)
+            during = [t for t in arrivals if t <= published_at]
+            if len(during) > 1:
+                figures["rate_while_published_per_s"] = round((len(during) - 1) / (during[-1] - during[0]), 1)
         figures["progress"] = _progress(arrivals, t0)
     return figures
 

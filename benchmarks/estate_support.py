@@ -97,8 +97,9 @@ NEVER = {"name": "never", "condition": "event.never_set == 1", "action": {"debug
 OS_MESSAGE_DEBUG = {
     "name": "every OS message", "condition": "event.hmc.os_message is defined",
     "action": {"debug": {"msg": "OSM {{ event.hmc.object.name }} {{ event.hmc.os_message.sequence_number }} "
-                                "{{ event.hmc.origin | default('live') }}"}}}
-OSM_LINE = re.compile(r"^OSM (\S+) (\d+) (\S+)$")
+                                "{{ event.hmc.origin | default('live') }}"
+                                "{{ '-refresh' if event.hmc.os_message.is_refresh | default(false) else '' }}"}}}
+OSM_LINE = re.compile(r"^OSM (\S+) (\d+) (\S+)$")  # origin: live, live-refresh, backfill
 BANNER = re.compile(r"\*\* (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) \[debug\]")
 
 

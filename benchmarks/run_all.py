@@ -24,7 +24,7 @@ from tests.support import paths  # noqa: E402
 
 paths.setup_sys_path()
 
-from benchmarks import bench_estate, bench_receiver_cpu, bench_source, report  # noqa: E402
+from benchmarks import bench_estate, bench_receiver_cpu, bench_source, report, report_estate  # noqa: E402
 from tests.support.activemq import ActiveMQ  # noqa: E402
 
 RESULTS = os.path.join(REPO, "benchmarks", "results")
@@ -183,6 +183,7 @@ def main(argv=None):
         if carried:
             results["carried_over"] = carried   # benchmark -> start of the run that measured it
     samples = report.split_samples(results)
+    report_estate.split_series(results, RESULTS)
     with open(options.output, "w") as handle:
         json.dump(results, handle, indent=1, sort_keys=True)
         handle.write("\n")

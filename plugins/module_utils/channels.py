@@ -297,4 +297,3 @@ async def publish_changes(changes: Changes, watch: WatchList, live: Optional[Liv
                      kind=spec.kind, name=spec.name)
     if changes or changes.unmatched:
         LOG.info("watch list: %s", watch.summary())
-

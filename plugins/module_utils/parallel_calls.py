@@ -64,7 +64,9 @@ class ParallelCalls:
             raise ValueError("limit must be at least 1, got %r" % (limit,))
         self.limit = limit
         self.allowed = limit  # calls in flight allowed now
-        self.busy_answers = 0  # how many calls the HMC answered busy (or timed out), in all
+        # busy signals, in all: the 503 answers hmc_http told of, and the calls that failed busy
+        # (a 503 that still ends a call after hmc_http's retries counts in both)
+        self.busy_answers = 0
         self._clock = clock
         self._rand = rand
         self._in_flight = 0

@@ -74,7 +74,7 @@ def test_many_calls_at_once_against_a_busy_hmc_end_like_one_at_a_time(hmcsim_fac
     requests = stats["requests"] - before["requests"]
 
     assert outcome(many) == expected
-    assert busy > 0 and calls.busy_answers == busy, "the HMC was busy and the source noticed"
+    assert busy > 0 and calls.busy_answers >= busy, "the HMC was busy and the source noticed"
     assert "4 call(s) at a time from now on" in caplog.text, "it slowed down"
     # bounded: every object's call made at most a few times over, not hammered
     objects = len(expected["open"]) + len(expected["unavailable"])
