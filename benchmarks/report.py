@@ -6,6 +6,11 @@ import json
 import os
 import sys
 
+try:
+    from benchmarks import report_estate
+except ImportError:  # run as a script from benchmarks/
+    import report_estate
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PERCENTILES = (0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99, 0.999)
 
@@ -206,12 +211,14 @@ def markdown(results):
     elif throughput:
         lines.append("| events/s through ansible-rulebook vs `eda.builtin.generic` | >= 0.9x | not measured: %s | |"
                      % throughput["error"].replace("|", "/").replace("\n", " ")[:300])
+    lines += report_estate.rows(results)
+    images = ["![Latency distribution](../benchmarks/results/latency.png)",
+              "![CPU per notification](../benchmarks/results/cpu_per_notification.png)"]
+    images += report_estate.images(results)
+    lines.append("")
+    for image in images:
+        lines += [image, ""]
     lines += [
-        "",
-        "![Latency distribution](../benchmarks/results/latency.png)",
-        "",
-        "![CPU per notification](../benchmarks/results/cpu_per_notification.png)",
-        "",
         "## How each figure is measured",
         "",
         "- **CPU per notification**: each implementation runs in its own process "
@@ -233,9 +240,10 @@ def markdown(results):
         "heart-beat configuration (5 s, check 1.0: bound 5 x 2 + 1 = 11 s).",
         "- **Shutdown**: from cancelling the source task (what ansible-rulebook does) to its end, "
         "including unsubscribe, disconnect and, with an HMC session, the logoff.",
+    ] + report_estate.HOW + [
         "",
     ]
-    notes = list(results.get("notes") or []) + automatic_notes(results)
+    notes = list(results.get("notes") or []) + automatic_notes(results) + report_estate.notes(results)
     if notes:
         lines += ["## Notes on this run", ""] + ["- " + note for note in notes] + [""]
     return "\n".join(lines)
@@ -336,14 +344,21 @@ def write_all(results, samples, results_dir, markdown_path):
         ("cpu_stock_transport", "stock ActiveMQ transport (Nagle on)")) if (results.get(key) or {}).get("median_us")]
     if groups:
         plot_cpu(groups, os.path.join(results_dir, "cpu_per_notification.png"))
+    report_estate.plot_all(results, results_dir)
+    text = markdown(results) + "\n" + "\n".join(report_estate.paper(results))
     with open(markdown_path, "w") as handle:
-        handle.write(markdown(results))
+        handle.write(text)
 
 
 def main():
     path = os.path.join(REPO, "benchmarks", "results", "latest.json")
     with open(path) as handle:
         results = json.load(handle)
+    if any(key in json.dumps(results) for key in ('"memory": [', '"progress": [', '"samples_s": [')):
+        report_estate.split_series(results, os.path.dirname(path))  # a run that kept them inline
+        with open(path, "w") as handle:
+            json.dump(results, handle, indent=1, sort_keys=True)
+            handle.write("\n")
     write_all(results, {}, os.path.dirname(path), os.path.join(REPO, "docs", "performance.md"))
     return 0
 

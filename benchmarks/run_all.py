@@ -1,6 +1,7 @@
 """`make bench`: every benchmark in one run on one machine, one ActiveMQ broker (STOMP+TLS, loopback).
 
-    python -m benchmarks.run_all [--quick] [--only cpu,latency,burst,recovery,loss,shutdown]
+    python -m benchmarks.run_all [--quick] [--only cpu,latency,burst,recovery,loss,shutdown,throughput,
+                                                 estate_start,estate_relogon,estate_idle,storm,follow]
 
 Writes benchmarks/results/latest.json, the plots benchmarks/results/*.png and the table in
 docs/performance.md (benchmarks/report.py). Figures, not pass/fail: the exit code is 0 even
@@ -23,11 +24,12 @@ from tests.support import paths  # noqa: E402
 
 paths.setup_sys_path()
 
-from benchmarks import bench_receiver_cpu, bench_source, report  # noqa: E402
+from benchmarks import bench_estate, bench_receiver_cpu, bench_source, report, report_estate  # noqa: E402
 from tests.support.activemq import ActiveMQ  # noqa: E402
 
 RESULTS = os.path.join(REPO, "benchmarks", "results")
-ALL = ("cpu", "latency", "burst", "recovery", "loss", "shutdown", "throughput")
+ALL = ("cpu", "latency", "burst", "recovery", "loss", "shutdown", "throughput",
+       "estate_start", "estate_relogon", "estate_idle", "storm", "follow")
 THROUGHPUT_SCRIPT = os.path.join(REPO, "benchmarks", "bench_rulebook_throughput.py")
 
 
@@ -43,6 +45,28 @@ def rulebook_throughput(events):
             print("  " + line, flush=True)
             return figures
     return {"error": "exit %d: %s" % (result.returncode, (result.stdout + result.stderr)[-1500:])}
+
+
+def estate(selected, quick, results):
+    """The estate benchmarks (1,000 partitions on hmcsim, through ansible-rulebook); one that
+    fails is reported in the table, the others still run."""
+    plan = (
+        ("estate_start", "start with 1,000 channels", bench_estate.start, {"rounds": 1 if quick else 3}),
+        ("estate_relogon", "re-logon with 1,000 channels", bench_estate.relogon, {}),
+        ("estate_idle", "idle with 1,000 channels", bench_estate.idle, {"quiet_s": 20.0} if quick else {}),
+        ("storm", "IPL storm in a 200 MB memory cgroup", bench_estate.storm,
+         {"count": 50, "per": 20} if quick else {}),
+        ("follow", "partition active or created -> channel subscribed", bench_estate.follow, {}),
+    )
+    for key, title, function, kwargs in plan:
+        if key not in selected:
+            continue
+        print(title, flush=True)
+        try:
+            results[key] = function(paths.collections_path(), **kwargs)
+        except Exception as exc:  # noqa: BLE001 - a figure that could not be measured says why
+            results[key] = {"error": "%s: %s" % (type(exc).__name__, exc)}
+            print("  failed: %s" % results[key]["error"], flush=True)
 
 
 def _command_output(argv):
@@ -142,6 +166,7 @@ def main(argv=None):
         if "throughput" in selected:
             print("events/s through ansible-rulebook vs eda.builtin.generic", flush=True)
             results["throughput"] = rulebook_throughput(5000 if quick else 20000)
+        estate(selected, quick, results)
     finally:
         broker.stop()
     results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -158,6 +183,7 @@ def main(argv=None):
         if carried:
             results["carried_over"] = carried   # benchmark -> start of the run that measured it
     samples = report.split_samples(results)
+    report_estate.split_series(results, RESULTS)
     with open(options.output, "w") as handle:
         json.dump(results, handle, indent=1, sort_keys=True)
         handle.write("\n")

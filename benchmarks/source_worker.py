@@ -2,6 +2,13 @@
 
     python -m benchmarks.source_worker burst --port P --ca-file F --topic T --count N \
         [--slow-every 50 --slow-seconds 0.01]
+    python -m benchmarks.source_worker watch --port STOMP --ws-port WS --ca-file F \
+        --channels '[{"cpc": ".*", "partition": ".*"}]'
+
+watch: the source with an HMC session (userid and password from ZEDA_HMC_USERID and
+ZEDA_HMC_PASSWORD), started with tracemalloc on; once connected (and 2 s later, after a
+garbage collection) one JSON line: the Python memory it holds (tracemalloc) and the RSS of
+this process, to tell the memory of one watched partition without a rules engine's JVM.
 
 Runs zhmc.eda.notifications' main(queue, args) in-process (tests/reliability/harness.py:
 ansible-rulebook's queue of size 1 and one consumer that pauses `slow-seconds` after every
@@ -72,23 +79,52 @@ def burst(options):
     return 0
 
 
+def watch(options):
+    import gc
+    import tracemalloc
+
+    from tests.reliability import harness
+
+    tracemalloc.start()
+    args = {
+        "hmc_host": options.host, "ws_port": options.ws_port, "stomp_port": options.port,
+        "hmc_auth": {"userid": os.environ["ZEDA_HMC_USERID"], "password_env": "ZEDA_HMC_PASSWORD",
+                     "ca_certs": options.ca_file},
+        "os_message_channels": json.loads(options.channels), "status_events": True,
+    }
+    source = harness.InProcessSource(args, keep_events=False)
+    source.start()
+    source.wait_status("connected", options.timeout)
+    time.sleep(2.0)
+    gc.collect()
+    current, _peak = tracemalloc.get_traced_memory()
+    with open("/proc/self/status") as handle:
+        rss_kb = int(next(line for line in handle if line.startswith("VmRSS:")).split()[1])
+    source.stop()
+    print(json.dumps({"python_heap_mb": round(current / 2**20, 2), "rss_mb": round(rss_kb / 1024.0, 1)}),
+          flush=True)
+    return 0
+
+
 def main(argv=None):
     sys.path.insert(0, REPO)
     from tests.support import paths
 
     paths.setup_sys_path()
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["burst"])
+    parser.add_argument("mode", choices=["burst", "watch"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ws-port", type=int)
     parser.add_argument("--ca-file", required=True)
-    parser.add_argument("--topic", required=True)
-    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--topic")
+    parser.add_argument("--count", type=int)
+    parser.add_argument("--channels")
     parser.add_argument("--slow-every", type=int, default=50)
     parser.add_argument("--slow-seconds", type=float, default=0.01)
     parser.add_argument("--timeout", type=float, default=300.0)
     options = parser.parse_args(argv)
-    return burst(options)
+    return watch(options) if options.mode == "watch" else burst(options)
 
 
 if __name__ == "__main__":

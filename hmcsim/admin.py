@@ -22,7 +22,8 @@ ADMIN_METHODS = (
     "emit_os_messages", "set_status", "set_property", "publish_raw", "emit_inventory_change", "run_scenario",
     "add_partition", "add_lpar", "delete_partition", "delete_lpar",
     "drop_stomp_connections", "stall_heartbeats", "expire_session", "restart", "send_error_frame",
-    "set_delivery_delay", "refuse_stomp", "session_ids", "stomp_connection_count", "open_channels", "subscriptions",
+    "set_delivery_delay", "refuse_stomp", "set_ws_delay", "set_ws_capacity", "session_ids", "stomp_connection_count",
+    "open_channels", "subscriptions", "ws_stats",
 )
 
 

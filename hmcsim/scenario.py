@@ -33,6 +33,7 @@ ACTIONS = (
     "emit_os_messages", "set_status", "set_property", "publish_raw", "emit_inventory_change",
     "add_partition", "add_lpar", "delete_partition", "delete_lpar", "drop_stomp_connections",
     "stall_heartbeats", "expire_session", "restart", "send_error_frame", "set_delivery_delay", "refuse_stomp",
+    "set_ws_delay", "set_ws_capacity",
 )
 MAX_SCENARIO_SECONDS = 3600
 

@@ -15,7 +15,7 @@ from hmcsim.config import check_child, default_config, load_config, validate_con
 from hmcsim.hmc import Hmc, Observer
 from hmcsim.resources import CPC, LPAR, PARTITION, STATUSES, Resource
 from hmcsim.stomp_server import FrameObserver, StompServer
-from hmcsim.wsapi import WsApiServer
+from hmcsim.wsapi import Load, WsApiServer
 
 if TYPE_CHECKING:
     import trustme
@@ -72,6 +72,7 @@ class HmcSim:
         self.userid, self.password = self.hmc.first_user()
         # Set by start(); the STOMP endpoint is `stomp` or, in external-broker mode, `broker`.
         self.certs: Certificates | None = None
+        self.ws_load = Load()  # how the WS API answers under load (set_ws_delay, set_ws_capacity)
         self.wsapi: WsApiServer | None = None
         self.stomp: StompServer | None = None
         self.broker: ExternalBrokerPublisher | None = None
@@ -99,7 +100,7 @@ class HmcSim:
             self.certs = Certificates(self.state_dir, self.host, self._shared_ca)
             self.ca_file = self.certs.ca_file
             context = self.certs.server_context()
-            self.wsapi = WsApiServer(self.hmc, context, self._bind_host, ws_port)
+            self.wsapi = WsApiServer(self.hmc, context, self._bind_host, ws_port, self.ws_load)
             self.wsapi.start()
             self.ws_port = self.wsapi.port
             if self.external_broker:
@@ -376,6 +377,18 @@ class HmcSim:
         """Drop every STOMP connection and refuse new ones for `seconds`."""
         self._stomp_only("refuse_stomp").refuse(_seconds("seconds", seconds))
 
+    def set_ws_delay(self, seconds: float) -> None:
+        """Wait this long before handling each WS API request (a remote or slow HMC; 0: off)."""
+        self.ws_load.delay = _seconds("seconds", seconds)
+
+    def set_ws_capacity(self, requests: int | None) -> None:
+        """Answer 503 (HTML) to a WS API request that arrives while `requests` others are being
+        handled (a busy HMC); None: no limit."""
+        if requests is not None and (isinstance(requests, bool) or not isinstance(requests, int)
+                                     or requests < 0):
+            raise ValueError("requests must be an integer >= 0 or null, got %r" % (requests,))
+        self.ws_load.capacity = requests
+
     # -------------------------------------------------------------- inspect
     def session_ids(self) -> list[str]:
         return self.hmc.session_ids()
@@ -387,6 +400,10 @@ class HmcSim:
 
     def open_channels(self) -> list[dict[str, Any]]:
         return self.hmc.open_channels()
+
+    def ws_stats(self) -> dict[str, int]:
+        """WS API requests received, answered busy (set_ws_capacity), and most handled at once."""
+        return self.ws_load.snapshot()
 
     def subscriptions(self, topic_name: str) -> int:
         """How many STOMP subscriptions /topic/<topic_name> has (0 in external-broker mode)."""

@@ -17,6 +17,7 @@ import ssl
 import threading
 import struct
 import sys
+import time
 from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -59,6 +60,41 @@ def _with_session(session: Session | None) -> Session:
     if session is None:      # a bug in hmcsim: _dispatch answers it as an internal error
         raise RuntimeError("an operation that needs a session ran without one")
     return session
+
+
+class Load:
+    """How the WS API answers under load (a test device: no public source says how an HMC does).
+
+    `delay` seconds pass before each request is handled (a remote or slow HMC); with
+    `capacity`, a request that arrives while that many are being handled gets 503 with an
+    HTML body at once (a busy HMC). Counts what it saw, for tests and benchmarks.
+    """
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+        self.capacity: int | None = None
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self.stats = {"requests": 0, "busy": 0, "most_in_flight": 0}
+
+    def enter(self) -> bool:
+        """A request arrives; False when it is over capacity (answer 503)."""
+        with self._lock:
+            self.stats["requests"] += 1
+            if self.capacity is not None and self._in_flight >= self.capacity:
+                self.stats["busy"] += 1
+                return False
+            self._in_flight += 1
+            self.stats["most_in_flight"] = max(self.stats["most_in_flight"], self._in_flight)
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.stats)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -108,6 +144,10 @@ class _Handler(BaseHTTPRequestHandler):
     @property
     def hmc(self) -> Hmc:
         return self.server.hmc
+
+    @property
+    def load(self) -> Load:
+        return self.server.load
 
     # ------------------------------------------------------------- plumbing
     def log_message(self, format: str, *args: Any) -> None:    # the base class names it `format`
@@ -193,11 +233,30 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
         query = parse_qs(parts.query, keep_blank_values=True)
-        session: Session | None = None
         if self.hmc.is_down():
-            self._send_html(503, "<html><body><h1>503 Service Unavailable</h1>"
-                                 "<p>The console is restarting.</p></body></html>")
+            self._unavailable("The console is restarting.")
             return
+        load = self.load
+        if not load.enter():
+            self._unavailable("The console is busy.")
+            return
+        try:
+            if load.delay:
+                time.sleep(load.delay)
+            self._handle(path, query)
+        finally:
+            load.leave()
+
+    def _unavailable(self, text: str) -> None:
+        """503 with an HTML page; the request body is read first, so the connection stays usable."""
+        try:
+            self._read_body()
+        except HmcError:
+            self.close_connection = True
+        self._send_html(503, "<html><body><h1>503 Service Unavailable</h1><p>%s</p></body></html>" % text)
+
+    def _handle(self, path: str, query: Query) -> None:
+        session: Session | None = None
         try:
             raw = self._read_body()
             name, needs_session, args = self._route(self.command, path)
@@ -450,9 +509,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], hmc: Hmc, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, address: tuple[str, int], hmc: Hmc, ssl_context: ssl.SSLContext, load: Load) -> None:
         self.hmc = hmc
         self.ssl_context = ssl_context
+        self.load = load
         self.open_sockets: set[socket.socket] = set()  # established connections, for kill()
         self.open_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -492,5 +552,6 @@ class _Server(ThreadingHTTPServer):
 class WsApiServer(ServedHttp[_Server]):
     thread_name = "hmcsim-wsapi"
 
-    def __init__(self, hmc: Hmc, ssl_context: ssl.SSLContext, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(_Server((host, port), hmc, ssl_context))
+    def __init__(self, hmc: Hmc, ssl_context: ssl.SSLContext, host: str = "127.0.0.1", port: int = 0,
+                 load: Load | None = None) -> None:
+        super().__init__(_Server((host, port), hmc, ssl_context, load or Load()))

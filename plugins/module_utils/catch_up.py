@@ -17,7 +17,7 @@ import time
 from typing import Callable, Dict, Optional
 
 from ansible_collections.zhmc.eda.plugins.module_utils.channels import (
-    ChannelOpener, backfill, publish_changes)
+    ChannelOpener, publish_changes)
 from ansible_collections.zhmc.eda.plugins.module_utils.emitter import Emitter
 from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import HMCClientError
 from ansible_collections.zhmc.eda.plugins.module_utils.pump import Pump
@@ -63,8 +63,8 @@ class CatchUp:
                 listed = changes.listed
             await self._resync(listed)
             if self._backfill and (not initial or self._resume.has_positions):
-                await backfill(self._keeper, self._watch, self._pump.backfill_from,
-                               self._pump.emit_backfill, self._host(), self._split)
+                await self._opener.backfill(self._pump.backfill_from, self._pump.emit_backfill,
+                                            self._host(), self._split)
         except (HMCClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
             LOG.warning("could not catch up after the gap in the stream (the next resync "
                         "will): %s", self._keeper.mask(exc))

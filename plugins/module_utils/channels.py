@@ -8,6 +8,11 @@ watch list: channels opened, objects whose channel is unavailable (HMC 409 reaso
 OS has no message support, or the partition is not active), channels of objects that are
 gone. It subscribes nothing itself; it returns what changed, and its caller (recovery, the
 follower, a control command) subscribes and reports.
+
+Its calls go through one ``ParallelCalls``: many at once where there are many (the channels
+of a whole estate at start, after a re-logon and at each resync; the backfill of every
+channel after a gap), paced together when the HMC is busy, and recorded in the order of the
+listing, so the watch list ends the same as if the calls were made one after the other.
 """
 
 from __future__ import annotations
@@ -15,21 +20,25 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from typing import Awaitable, Callable, Dict, List, Optional, Tuple
+import time
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.zhmc.eda.plugins.module_utils import events as events_mod
 from ansible_collections.zhmc.eda.plugins.module_utils.hmc_client import HMCClientError
+from ansible_collections.zhmc.eda.plugins.module_utils.parallel_calls import ParallelCalls
 from ansible_collections.zhmc.eda.plugins.module_utils.session_keeper import SessionKeeper
 from ansible_collections.zhmc.eda.plugins.module_utils.source_errors import SourceConfigError
 from ansible_collections.zhmc.eda.plugins.module_utils.validation import topic_name_problem
 from ansible_collections.zhmc.eda.plugins.module_utils.watch_list import (
-    CONFIG, PARTITION, ChannelSpec, OsObject, WatchList)
+    CONFIG, PARTITION, ChannelSpec, OsObject, Subscription, WatchList)
 
 LOG = logging.getLogger("zhmc.eda.source")
 
 OPENED = "opened"
 EXISTING = "existing"
 UNSUPPORTED = "unsupported"
+# emit(events) hands backfilled events on (filtered, deduplicated); returns how many went out
+EmitFunc = Callable[[List[dict]], Awaitable[int]]
 # Why a channel could not be opened, as events and logs say it.
 NOT_AVAILABLE = "the HMC says the OS messages interface is not available (HMC reason 332)"
 BAD_TOPIC = "the HMC named a topic the broker would refuse"
@@ -53,38 +62,45 @@ class Changes:
 class ChannelOpener:
     """Opens the OS message channels the watch list's specs select, in the keeper's session."""
 
-    def __init__(self, keeper: SessionKeeper, watch: WatchList, include_refresh: bool) -> None:
+    def __init__(self, keeper: SessionKeeper, watch: WatchList, include_refresh: bool,
+                 calls: ParallelCalls) -> None:
         self._keeper = keeper
         self._watch = watch
         self._include_refresh = include_refresh
+        self.calls = calls
+
+    async def _call(self, what: str, func: Callable[..., Any], *args: Any) -> Any:
+        """One WS API call of the keeper's client, in a slot of the shared pacing."""
+        return await self.calls.run(lambda: self._keeper.call(func, *args), what)
 
     async def find(self, spec: ChannelSpec) -> List[OsObject]:
         client = self._keeper.client
         finder = client.find_partitions if spec.kind == PARTITION else client.find_lpars
-        found = await self._keeper.call(finder, spec.cpc, spec.name)
+        found = await self._call("list the %s" % spec.describe(), finder, spec.cpc, spec.name)
         return [OsObject.from_hmc(item) for item in found]
 
     async def list_all(self) -> List[OsObject]:
         """Every partition and LPAR of every CPC (for the directory)."""
-        client = self._keeper.client
-        found = await self._keeper.call(client.find_os_objects, ".*")
+        found = await self._call("list all partitions and LPARs",
+                                 self._keeper.client.find_os_objects, ".*")
         return [OsObject.from_hmc(item) for item in found]
 
     async def _count_cpcs(self, spec: ChannelSpec) -> int:
-        return len(await self._keeper.call(self._keeper.client.find_cpcs, spec.cpc))
+        return len(await self._call("list the CPCs", self._keeper.client.find_cpcs, spec.cpc))
 
     # ------------------------------------------------------------------ one object
-    async def open_topic(self, obj: OsObject) -> Tuple[Optional[str], str]:
+    async def open_topic(self, obj: OsObject, log_level: int = logging.INFO
+                         ) -> Tuple[Optional[str], str]:
         """Open one object's channel in the session; records nothing.
 
         Returns (topic, status): status is opened, existing (open in this session already)
         or unsupported (HMC 409 reason 332, or a topic the broker would refuse: topic None).
         """
-        client = self._keeper.client
-        topic, status = await self._keeper.call(
-            client.open_os_message_channel, obj.uri, self._include_refresh)
+        topic, status = await self._call(
+            "Open OS Message Channel of %s" % obj.describe(),
+            self._keeper.client.open_os_message_channel, obj.uri, self._include_refresh)
         if status == UNSUPPORTED or not topic:
-            LOG.info("%s: no OS message channel: %s", obj.describe(), NOT_AVAILABLE)
+            LOG.log(log_level, "%s: no OS message channel: %s", obj.describe(), NOT_AVAILABLE)
             return None, UNSUPPORTED
         problem = topic_name_problem(topic)
         if problem is not None:
@@ -92,13 +108,46 @@ class ChannelOpener:
             LOG.error("the HMC named the OS message channel topic of %s %r, which %s; skipped",
                       obj.describe(), str(topic)[:100], problem)
             return None, UNSUPPORTED
-        LOG.info("OS message channel for %s: topic %s (%s)", obj.describe(), topic, status)
+        LOG.log(log_level, "OS message channel for %s: topic %s (%s)", obj.describe(), topic,
+                status)
         return topic, status
 
     async def open_object(self, obj: OsObject, origin: str, changes: Changes) -> None:
         """Open the object's channel and record the outcome (open, or unavailable)."""
         topic, _status = await self.open_topic(obj)
         self.record(obj, topic, origin, changes)
+
+    async def open_objects(self, objects: Sequence[Tuple[OsObject, str]], changes: Changes,
+                           on_error: Optional[Callable[[OsObject, Exception], None]] = None
+                           ) -> None:
+        """Open the channels of (object, origin) pairs, many at once; record the outcomes in
+        the order given. The first failure is raised after the ones before it are recorded;
+        with ``on_error``, each failure is handed to it instead and the others go on.
+        One log line says what came of them; each channel's own line is at debug level."""
+        started = time.monotonic()
+        counts = {OPENED: 0, EXISTING: 0, UNSUPPORTED: 0}
+
+        async def work(item: Tuple[OsObject, str]) -> Tuple[Optional[str], str]:
+            try:
+                return await self.open_topic(item[0], logging.DEBUG)
+            except (HMCClientError, ValueError, asyncio.TimeoutError, OSError) as exc:
+                if on_error is None:
+                    raise
+                on_error(item[0], exc)
+                return None, ""
+
+        async def deliver(item: Tuple[OsObject, str], outcome: Tuple[Optional[str], str]
+                          ) -> None:
+            if outcome[1]:  # "" when on_error took a failure: nothing to record
+                counts[outcome[1]] += 1
+                self.record(item[0], outcome[0], item[1], changes)
+
+        await self.calls.map_ordered(work, objects, deliver)
+        if objects:
+            LOG.info("OS message channels of %d object(s) opened in %.1f s (%d call(s) at a "
+                     "time): %d new, %d open already, %d unavailable", len(objects),
+                     time.monotonic() - started, self.calls.limit, counts[OPENED],
+                     counts[EXISTING], counts[UNSUPPORTED])
 
     def record(self, obj: OsObject, topic: Optional[str], origin: str, changes: Changes) -> None:
         """Record what opening the object's channel gave: its topic, or None (unavailable)."""
@@ -132,15 +181,19 @@ class ChannelOpener:
         """
         changes = Changes()
         listed: Dict[str, Tuple[OsObject, ChannelSpec]] = {}
-        for index, spec in enumerate(list(self._watch.specs)):
-            objects = await self.find(spec)
+
+        async def select(item: Tuple[int, ChannelSpec], objects: List[OsObject]) -> None:
+            index, spec = item
             if not objects:
                 await self._nothing_selected(index, spec, initial, changes)
-                continue
             for obj in objects:
                 if obj.uri not in listed and spec.matches(obj) \
                         and not self._watch.is_closed(obj.uri):
                     listed[obj.uri] = (obj, spec)
+
+        # the specs are listed at the same time, and taken in their order
+        await self.calls.map_ordered(lambda item: self.find(item[1]),
+                                     list(enumerate(self._watch.specs)), select)
         if self._watch.follow:
             for sub in self._watch.channels():
                 if sub.obj is not None and sub.obj.uri not in listed:
@@ -149,9 +202,9 @@ class ChannelOpener:
             for obj, _why in self._watch.unavailable():
                 if obj.uri not in listed:
                     self._watch.forget_object(obj.uri)
-        for obj, spec in listed.values():
-            if self._watch.channel_of(obj.uri) is None:
-                await self.open_object(obj, spec.origin, changes)
+        open_now = {sub.object_uri for sub in self._watch.channels()}
+        await self.open_objects([(obj, spec.origin) for obj, spec in listed.values()
+                                 if obj.uri not in open_now], changes)
         changes.listed = {uri: obj for uri, (obj, _spec) in listed.items()}
         return changes
 
@@ -167,6 +220,56 @@ class ChannelOpener:
         changes.unmatched.append(spec)
         LOG.warning("%s yet%s", message, "; the source opens channels as they appear"
                     if self._watch.follow else "")
+
+    # ------------------------------------------------------------------ backfill
+    async def backfill(self, start_of: Callable[[str], Optional[int]], emit: EmitFunc,
+                       host: Optional[str], split_os_messages: bool) -> None:
+        """Emit the OS messages each channel missed while the stream was down.
+
+        ``start_of(uri)`` is the sequence number to fetch from (None: nothing emitted yet,
+        nothing to catch up). The channels are asked many at once and their messages
+        emitted channel after channel, in the watch list's order; a channel whose messages
+        cannot be listed is logged and skipped (the others are not held up).
+        """
+        started = time.monotonic()
+        todo = []
+        for sub in self._watch.channels():
+            begin = start_of(sub.obj.uri) if sub.obj is not None else None
+            if begin is not None:
+                todo.append((sub, begin))
+        totals = [0, 0]  # events emitted, channels that failed
+
+        async def fetch(item: Tuple[Subscription, int]) -> Optional[List[dict]]:
+            obj = item[0].obj
+            if obj is None:
+                return None
+            try:
+                return await self._call("List OS Messages of %s" % obj.describe(),
+                                        self._keeper.client.list_os_messages, obj.uri, item[1])
+            except (HMCClientError, ValueError, asyncio.TimeoutError) as exc:
+                LOG.warning("could not backfill OS messages of %s: %s", obj.describe(),
+                            self._keeper.mask(exc))
+                totals[1] += 1
+                return None
+
+        async def deliver(item: Tuple[Subscription, int], messages: Optional[List[dict]]
+                          ) -> None:
+            sub, obj = item[0], item[0].obj
+            if messages is None or obj is None:
+                return
+            built = events_mod.os_message_events(
+                obj.event_fields(), messages, host=host, topic=sub.topic,
+                split_os_messages=split_os_messages)
+            sent = await emit(built)
+            totals[0] += sent
+            if sent:
+                LOG.debug("backfilled %d OS message event(s) for %s", sent, obj.describe())
+
+        await self.calls.map_ordered(fetch, todo, deliver)
+        if todo:
+            LOG.info("backfill of %d OS message channel(s) done in %.1f s: %d event(s) "
+                     "emitted%s", len(todo), time.monotonic() - started, totals[0],
+                     ", %d channel(s) failed" % totals[1] if totals[1] else "")
 
 
 LiveOp = Callable[[str, str], Awaitable[None]]
@@ -194,33 +297,3 @@ async def publish_changes(changes: Changes, watch: WatchList, live: Optional[Liv
                      kind=spec.kind, name=spec.name)
     if changes or changes.unmatched:
         LOG.info("watch list: %s", watch.summary())
-
-
-EmitFunc = Callable[[List[dict]], Awaitable[int]]
-
-
-async def backfill(keeper: SessionKeeper, watch: WatchList,
-                   start_of: Callable[[str], Optional[int]], emit: EmitFunc,
-                   host: Optional[str], split_os_messages: bool) -> None:
-    """Emit the OS messages each channel missed while the stream was down.
-
-    ``start_of(uri)`` is the sequence number to fetch from (None: nothing emitted yet,
-    nothing to catch up); ``emit(events)`` hands the events on (it filters and
-    deduplicates, and returns how many went out).
-    """
-    for sub in watch.channels():
-        obj = sub.obj
-        begin = start_of(obj.uri) if obj is not None else None
-        if obj is None or begin is None:
-            continue
-        try:
-            messages = await keeper.call(keeper.client.list_os_messages, obj.uri, begin=begin)
-        except (HMCClientError, ValueError, asyncio.TimeoutError) as exc:
-            LOG.warning("could not backfill OS messages of %s: %s", obj.describe(), keeper.mask(exc))
-            continue
-        built = events_mod.os_message_events(
-            obj.event_fields(), messages, host=host, topic=sub.topic,
-            split_os_messages=split_os_messages)
-        sent = await emit(built)
-        if sent:
-            LOG.info("backfilled %d OS message event(s) for %s", sent, obj.describe())

@@ -16,14 +16,16 @@ resync (a listing, for what a lost notification hid):
 
 Each change is made under the source's state lock, subscribed on the live connection, and
 reported: a ``channel`` status event (started, stopped, unavailable) and a log line with the
-watch list.
+watch list. The objects named since the last round are taken together: their look-ups and
+channels go through the opener's calls many at a time (200 partitions IPLed at once are not
+opened one after the other), and a failure of one does not hold up the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Dict, Optional, Tuple
+from typing import Awaitable, Dict, List, Optional, Tuple
 
 from ansible_collections.zhmc.eda.plugins.module_utils.aio import Clock
 from ansible_collections.zhmc.eda.plugins.module_utils.channels import (
@@ -92,8 +94,9 @@ class Follower:
                 await self._wake.wait()
                 self._wake.clear()
                 pending, self._pending = self._pending, {}
-                for uri, (what, status) in pending.items():
-                    await self._guarded("follow %s" % uri, self._reconcile_one(uri, what, status))
+                if pending:
+                    await self._guarded("follow %d partition(s) and LPAR(s)" % len(pending),
+                                        self._reconcile(pending))
                 if self._resync_due:
                     self._resync_due = False
                     await self._guarded("resync the OS message channels", self._resync())
@@ -119,16 +122,32 @@ class Follower:
             changes = await self._opener.reconcile_all(initial=False)
             await publish_changes(changes, self._watch, self._live, self._status)
 
-    async def _reconcile_one(self, uri: str, what: str, status: Optional[str]) -> None:
+    async def _reconcile(self, pending: Dict[str, Tuple[str, Optional[str]]]) -> None:
+        """The objects notifications named: look them up and open their channels, many at
+        once; record and report in the order the notifications came."""
         async with self._lock:
             changes = Changes()
-            if what == REMOVE:
-                self._directory.forget(uri)
-                known = self._known(uri)
-                if known is not None:
-                    self._opener.forget(known, "deleted from the HMC", changes)
-            else:
-                obj = await self._resolve(uri, status)
+            to_open: List[Tuple[OsObject, str]] = []
+
+            async def resolve(item: Tuple[str, Tuple[str, Optional[str]]]) -> Optional[OsObject]:
+                uri, (what, status) = item
+                if what == REMOVE:
+                    return None
+                try:
+                    return await self._resolve(uri, status)
+                except (HMCClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+                    LOG.warning("could not follow %s: %s", uri, self._keeper.mask(exc))
+                    return None
+
+            async def decide(item: Tuple[str, Tuple[str, Optional[str]]],
+                             obj: Optional[OsObject]) -> None:
+                uri, (what, _status) = item
+                if what == REMOVE:
+                    self._directory.forget(uri)
+                    known = self._known(uri)
+                    if known is not None:
+                        self._opener.forget(known, "deleted from the HMC", changes)
+                    return
                 if obj is None:
                     return
                 spec = self._watch.spec_for(obj)
@@ -137,8 +156,14 @@ class Follower:
                         self._opener.forget(obj, "no os_message_channels item selects it any "
                                                  "more", changes)
                 elif self._watch.channel_of(uri) is None or (what == STATUS and obj.runs_an_os):
-                    await self._opener.open_object(obj, spec.origin, changes)
+                    to_open.append((obj, spec.origin))
+
+            await self._opener.calls.map_ordered(resolve, list(pending.items()), decide)
+            await self._opener.open_objects(to_open, changes, on_error=self._open_failed)
             await publish_changes(changes, self._watch, self._live, self._status)
+
+    def _open_failed(self, obj: OsObject, exc: Exception) -> None:
+        LOG.warning("could not follow %s: %s", obj.describe(), self._keeper.mask(exc))
 
     def _known(self, uri: str) -> Optional[OsObject]:
         sub = self._watch.channel_of(uri)

@@ -77,14 +77,20 @@ class HMCAuthError(HMCError):
 
 
 class HMCConnectionError(HMCClientError):
-    """The HMC could not be reached or did not answer in time (names host:port and the cause)."""
+    """The HMC could not be reached or did not answer in time (names host:port and the cause).
+
+    ``timed_out`` is True when the HMC did not connect or answer within the timeout (it may
+    be busy), False when it refused or dropped the connection (it may be down).
+    """
 
     def __init__(self, message: str, host: Optional[str] = None, port: Optional[int] = None,
-                 method: Optional[str] = None, uri: Optional[str] = None) -> None:
+                 method: Optional[str] = None, uri: Optional[str] = None,
+                 timed_out: bool = False) -> None:
         self.host = host
         self.port = port
         self.method = method
         self.uri = uri
+        self.timed_out = timed_out
         super().__init__(message)
 
 
@@ -136,7 +142,8 @@ def connection_error(exc: BaseException, host: str, port: int, method: str, uri:
         cause = root_cause(exc)
     message = "HMC %s:%s: %s %s failed: %s" % (host, port, method, uri, cause)
     return HMCConnectionError(blank_secrets(message, list(secrets)), host=host, port=port,
-                              method=method, uri=uri)
+                              method=method, uri=uri,
+                              timed_out=isinstance(exc, requests.exceptions.Timeout))
 
 
 # ------------------------------------------------------------------ HTTP error answers

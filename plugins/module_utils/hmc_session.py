@@ -21,7 +21,7 @@ from ansible_collections.zhmc.eda.plugins.module_utils.constants import DEFAULT_
 from ansible_collections.zhmc.eda.plugins.module_utils.hmc_errors import (
     HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HMCAuthError, HMCConnectionError, HMCError)
 from ansible_collections.zhmc.eda.plugins.module_utils.hmc_http import (
-    LOG, HMCHttp, Query, VerifyCert)
+    DEFAULT_MAX_CONNECTIONS, LOG, HMCHttp, Query, VerifyCert)
 
 DEFAULT_HMC_PORT = DEFAULT_WS_PORT
 LOGON_URI = "/api/sessions"
@@ -35,14 +35,18 @@ class HMCSession:
     With `session_id`, that session is used as is (no logon) and `logoff()` leaves it
     alone unless `force=True`; when it expires, a new logon needs `userid` and `password`.
     `verify_cert`: True (default trust), a CA file or directory, or False (no checks, warned).
-    `timeout`: (connect, read) seconds for every request.
+    `timeout`: (connect, read) seconds for every request. `max_connections`: HTTPS
+    connections kept open per HMC (as many as the caller makes requests at once).
+    `on_busy()` is called (in the request's thread) whenever the HMC answers 503 (busy).
     """
 
     def __init__(self, hosts: Union[str, Sequence[str]], userid: Optional[str] = None,
                  password: Optional[str] = None, session_id: Optional[str] = None,
                  session_credential: Optional[str] = None, port: int = DEFAULT_HMC_PORT,
                  verify_cert: VerifyCert = True,
-                 timeout: Union[float, Sequence[float]] = (10, 60)) -> None:
+                 timeout: Union[float, Sequence[float]] = (10, 60),
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                 on_busy: Optional[Callable[[], None]] = None) -> None:
         if not HAS_REQUESTS:
             raise ImportError("the Python package 'requests' is needed to talk to the HMC: %s"
                               % REQUESTS_IMPORT_ERROR)
@@ -50,6 +54,10 @@ class HMCSession:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise ValueError("port must be an integer from 1 to 65535, got %r" % (port,))
         timeout_pair = self._check_timeout(timeout)
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) \
+                or max_connections < 1:
+            raise ValueError("max_connections must be a positive integer, got %r"
+                             % (max_connections,))
         if session_id is None and password is None:
             raise ValueError("HMC authentication needs either userid and password or a "
                              "session_id; none was given")
@@ -74,7 +82,8 @@ class HMCSession:
         self.on_relogon: List[Callable[[HMCSession], object]] = []
         self._lock = threading.RLock()
         # The connection settings (port, timeout, TLS) live there, once.
-        self._http = HMCHttp(self.hosts, port, timeout_pair, verify_cert)
+        self._http = HMCHttp(self.hosts, port, timeout_pair, verify_cert, max_connections,
+                             on_busy)
 
     def __repr__(self) -> str:
         return "%s(host=%r, port=%r, userid=%r, logged_on=%r)" % (

@@ -148,6 +148,18 @@ at start is then an error.""", default=True),
     "resync_interval": _spec("float", """
 Seconds between the full listings that check the followed channels against the HMC (see
 O(follow_os_message_channels)).""", default=300, minimum=10),
+    "parallel_hmc_calls": _spec("int", """
+Most Web Services API calls the source makes at the same time where it makes many: listing
+partitions and LPARs, opening their OS message channels (at start, after a re-logon or an
+HMC restart, at each resync) and fetching the OS messages they missed (backfill). 1 makes
+them one after the other.
+
+With 1,000 watched partitions on an HMC that takes 0.1 s per call, opening the channels takes
+100 s one after the other and about 13 s with the default of 8. The HMC is shared with its
+users and other programs: when it answers that it is busy (HTTP 503) or a call times out,
+the source halves the number of calls it makes at a time (down to one), pauses them all
+(from 1 second, doubling, up to 30), makes the call again (three times at most), and then
+lets the number grow back.""", default=8, minimum=1, maximum=32),
     "include_refresh_messages": _spec("bool", """
 Ask the HMC to replay the messages it still buffers when a channel is opened. Replays of
 messages already emitted are dropped when O(dedupe_os_messages) is true.""", default=True),

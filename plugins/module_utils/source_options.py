@@ -84,6 +84,7 @@ class SourceOptions:
     os_message_channels: Tuple[Dict[str, str], ...] = ()
     follow_os_message_channels: bool = True
     resync_interval: float = 300.0
+    parallel_hmc_calls: int = 8
     include_refresh_messages: bool = True
     notification_types: Tuple[str, ...] = ()
     classes: Tuple[str, ...] = ()

@@ -42,6 +42,7 @@ from ansible_collections.zhmc.eda.plugins.module_utils.job_status import JobStat
 from ansible_collections.zhmc.eda.plugins.module_utils.notification_errors import (
     NotificationError, NotificationJMSError)
 from ansible_collections.zhmc.eda.plugins.module_utils.pacing import Backoff
+from ansible_collections.zhmc.eda.plugins.module_utils.parallel_calls import ParallelCalls
 from ansible_collections.zhmc.eda.plugins.module_utils.pump import Pump
 from ansible_collections.zhmc.eda.plugins.module_utils.receiver import NotificationReceiver
 from ansible_collections.zhmc.eda.plugins.module_utils.recovery import BrokerLogon, Loss, Recovery
@@ -64,6 +65,8 @@ BATCH_SIZE = 500
 SHUTDOWN_BUDGET = 1.8
 # Bound of one HMC Web Services API call made from the loop (it runs in a daemon thread).
 WS_CALL_TIMEOUT = 90.0
+# HTTPS connections kept beyond parallel_hmc_calls: the keep-alive and job status look-ups.
+SPARE_CONNECTIONS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,13 +100,17 @@ class Source:
         self._tasks: List[asyncio.Future] = []
         self._control: Optional[ControlServer] = None
         verify_cert = (auth.ca_certs or True) if auth.verify else False
+        # the pacing of the WS API calls made many at a time (channels, backfill)
+        self.calls = ParallelCalls(options.parallel_hmc_calls, self._clock)
 
         self.keeper: Optional[SessionKeeper] = None
         if options.needs_ws_api:
             client = deps.hmc_client_factory(
                 list(options.hmc_host), userid=auth.userid, password=auth.password,
                 session_id=auth.session_id, session_credential=auth.session_credential,
-                port=options.ws_port, verify_cert=verify_cert)
+                port=options.ws_port, verify_cert=verify_cert,
+                max_connections=options.parallel_hmc_calls + SPARE_CONNECTIONS,
+                on_busy=self.calls.note_busy)
             self.keeper = SessionKeeper(
                 client, can_renew=bool(auth.password), call_timeout=WS_CALL_TIMEOUT,
                 report=self._on_session_signal, secrets=tuple(self._secrets))
@@ -129,7 +136,8 @@ class Source:
                          split_os_messages=options.split_os_messages, jobs=self.jobs,
                          host=lambda: self.recovery.host, directory=self.directory,
                          meta_hosts=options.meta_hosts, observe=self._observe)
-        self.opener = (ChannelOpener(self.keeper, self.watch, options.include_refresh_messages)
+        self.opener = (ChannelOpener(self.keeper, self.watch, options.include_refresh_messages,
+                                     self.calls)
                        if self.keeper is not None else None)
         self.lock = asyncio.Lock()
         rt_config = options.stomp_retry_timeout_config

@@ -501,6 +501,19 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
                         "application/json")
         elif self.path == "/api/unauth":
             self._reply(401, "", "text/plain")
+        elif self.path.startswith("/api/busy"):
+            # /api/busy-N: 503 (HTML, as the HMC sends it) to the first N requests
+            seen = self.server.hits.count(("GET", self.path))
+            if seen <= int(self.path.rsplit("-", 1)[1]):
+                self._reply(503, "<html><body><h1>503 Service Unavailable</h1></body></html>",
+                            "text/html")
+            else:
+                self._reply(200, json.dumps({"ok": True}), "application/json")
+        elif self.path == "/api/retry-later":
+            self.send_response(503)
+            self.send_header("Retry-After", self.server.retry_after)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         else:
             self._reply(200, json.dumps({"ok": True}), "application/json")
 
@@ -524,6 +537,7 @@ def scripted_server(tmp_path_factory):
     ca.issue_cert("127.0.0.1").configure_cert(context)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     server.hits = []
+    server.retry_after = "3"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                               daemon=True)
     thread.start()
@@ -547,6 +561,36 @@ def test_html_5xx_pages_get_reasons_900_and_999(scripted_server):
     with pytest.raises(HMCError) as info:
         hmc.get_properties("/api/broken")
     assert str(info.value) == "HTTP 500 reason 999 on GET /api/broken: Internal Server Error"
+
+
+def test_busy_answers_are_retried_a_bounded_number_of_times_with_back_off(scripted_server):
+    server, _ca = scripted_server
+    hmc = scripted_client(scripted_server)
+    waits = []
+    hmc._http.sleep = waits.append  # count the waits instead of waiting
+    assert hmc.get_properties("/api/busy-2") == {"ok": True}  # 503, 503, then the answer
+    assert server.hits.count(("GET", "/api/busy-2")) == 3
+    assert len(waits) == 2 and 1.0 <= waits[0] <= 1.5 and 2.0 <= waits[1] <= 3.0
+    waits.clear()
+    with pytest.raises(HMCError) as info:
+        hmc.get_properties("/api/busy-5")  # busier than the retries last
+    assert info.value.http_status == 503 and info.value.reason == 999
+    assert server.hits.count(("GET", "/api/busy-5")) == 3 and len(waits) == 2
+    # Retry-After is honoured when it is short, and not waited for when it is long
+    waits.clear()
+    with pytest.raises(HMCError):
+        hmc.get_properties("/api/retry-later")
+    assert waits == [3.0, 3.0]
+    server.retry_after = "3600"
+    waits.clear()
+    with pytest.raises(HMCError):
+        hmc.get_properties("/api/retry-later")
+    assert waits == []
+    # "the Web Services API is not enabled" does not get better by waiting
+    before = server.hits.count(("GET", "/api/disabled"))
+    with pytest.raises(HMCError):
+        hmc.get_properties("/api/disabled")
+    assert server.hits.count(("GET", "/api/disabled")) == before + 1 and waits == []
 
 
 def test_403_reason_1_is_authorization_not_session(scripted_server):
@@ -610,3 +654,22 @@ def test_get_is_retried_a_bounded_number_of_times_post_is_not():
         assert "given-id" not in str(info.value)
     finally:
         slammer.close()
+
+
+def test_connection_errors_say_whether_the_hmc_timed_out_or_refused():
+    silent = socket.socket()  # accepts (the kernel does) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    try:
+        hmc = HMCClient("127.0.0.1", session_id="given-id", port=silent.getsockname()[1],
+                        verify_cert=False, timeout=(2, 0.3))
+        with pytest.raises(HMCConnectionError) as info:
+            hmc.post("/api/partitions/p/operations/stop")
+        assert info.value.timed_out
+        refused = HMCClient("127.0.0.1", session_id="given-id", port=closed_port(),
+                            verify_cert=False, timeout=(2, 2))
+        with pytest.raises(HMCConnectionError) as info:
+            refused.post("/api/partitions/p/operations/stop")
+        assert not info.value.timed_out
+    finally:
+        silent.close()

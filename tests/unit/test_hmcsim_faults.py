@@ -209,6 +209,32 @@ def test_delivery_delay(fresh_hmcsim):
         raw.close()
 
 
+def test_ws_delay_and_capacity(fresh_hmcsim):
+    """A slow HMC (set_ws_delay) and a busy one (set_ws_capacity: 503 with an HTML page)."""
+    sim = fresh_hmcsim
+    session, _ = ws_logon(sim)
+    sim.set_ws_delay(0.3)
+    start = time.monotonic()
+    assert session.get(ws_url(sim, "/api/version"), timeout=10).status_code == 200
+    assert time.monotonic() - start >= 0.25
+    sim.set_ws_capacity(0)  # every request is one too many
+    before = sim.ws_stats()
+    resp = session.post(ws_url(sim, "/api/cpcs"), json={"a": 1}, timeout=10)
+    assert resp.status_code == 503 and resp.headers["Content-Type"].startswith("text/html")
+    assert "busy" in resp.text
+    sim.set_ws_delay(0)
+    sim.set_ws_capacity(None)
+    # the same keep-alive connection still works (the refused request's body was read)
+    assert session.get(ws_url(sim, "/api/version"), timeout=10).status_code == 200
+    after = sim.ws_stats()
+    assert after["requests"] - before["requests"] == 2 and after["busy"] - before["busy"] == 1
+    assert after["most_in_flight"] >= 1
+    with pytest.raises(ValueError, match="requests"):
+        sim.set_ws_capacity(-1)
+    with pytest.raises(ValueError, match="seconds"):
+        sim.set_ws_delay(-1)
+
+
 def test_refuse_stomp(fresh_hmcsim):
     sim = fresh_hmcsim
     raw = raw_subscribed(sim, sim.info["audit_topic"])

@@ -55,6 +55,7 @@ def test_defaults():
     assert opts.stomp_retry_timeout_config == DEFAULT_STOMP_RT_CONFIG
     assert opts.control_socket is None
     assert opts.keepalive_interval == 300.0 and opts.max_pending == 100000
+    assert opts.parallel_hmc_calls == 8
     assert opts.needs_ws_api and not opts.topics_only
     with pytest.raises(dataclasses.FrozenInstanceError):
         opts.stomp_port = 1
@@ -169,6 +170,8 @@ def test_unknown_suboptions():
     ("ws_port", True, "option 'ws_port': expected an integer between 1 and 65535, got True (bool)"),
     ("ws_port", 1.5, "option 'ws_port': expected an integer between 1 and 65535, got 1.5 (float)"),
     ("max_pending", 0, "option 'max_pending': expected an integer of at least 1, got 0 (int)"),
+    ("parallel_hmc_calls", 0, "option 'parallel_hmc_calls': expected an integer between 1 and 32, got 0 (int)"),
+    ("parallel_hmc_calls", 64, "option 'parallel_hmc_calls': expected an integer between 1 and 32, got 64 (int)"),
     ("keepalive_interval", "soon", "option 'keepalive_interval': expected a number of at least 1, got 'soon' (str)"),
     ("keepalive_interval", 0.5, "option 'keepalive_interval': expected a number of at least 1, got 0.5 (float)"),
     ("keepalive_interval", "nan", "option 'keepalive_interval': expected a number of at least 1, got 'nan' (str)"),

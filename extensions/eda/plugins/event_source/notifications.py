@@ -149,6 +149,20 @@ options:
       HMC (see O(follow_os_message_channels)).
     type: float
     default: 300
+  parallel_hmc_calls:
+    description:
+      - 'Most Web Services API calls the source makes at the same time where it makes many: listing
+        partitions and LPARs, opening their OS message channels (at start, after a re-logon or
+        an HMC restart, at each resync) and fetching the OS messages they missed (backfill). 1
+        makes them one after the other.'
+      - 'With 1,000 watched partitions on an HMC that takes 0.1 s per call, opening the channels
+        takes 100 s one after the other and about 13 s with the default of 8. The HMC is shared
+        with its users and other programs: when it answers that it is busy (HTTP 503) or a call
+        times out, the source halves the number of calls it makes at a time (down to one), pauses
+        them all (from 1 second, doubling, up to 30), makes the call again (three times at most),
+        and then lets the number grow back.'
+    type: int
+    default: 8
   include_refresh_messages:
     description: Ask the HMC to replay the messages it still buffers when a channel is opened.
       Replays of messages already emitted are dropped when O(dedupe_os_messages) is true.
