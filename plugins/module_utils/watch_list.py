@@ -41,6 +41,7 @@ _CLASS_OF_KIND = {PARTITION: "partition", LPAR: "logical-partition"}
 OS_OBJECT_CLASSES = frozenset(_CLASS_OF_KIND.values())
 # Partition (DPM) and LPAR (classic) statuses in which an OS runs.
 ACTIVE_STATUSES = frozenset(("active", "degraded", "operating", "exceptions"))
+SUMMARY_NAMES = 20  # names listed in the watch list log line: short with a thousand channels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,14 +225,14 @@ class WatchList:
         return object_uri in self._unavailable
 
     def summary(self) -> str:
-        """The watch list in one log line."""
+        """The watch list in one log line (names beyond the first few counted, not listed)."""
         open_ = sorted("%s (CPC %s)" % (s.obj.name, s.obj.cpc_name)
                        for s in self.channels() if s.obj is not None)
         waiting = sorted("%s (CPC %s): %s" % (o.name, o.cpc_name, why)
                          for o, why in self._unavailable.values())
         return "OS message channels open for %d: %s; unavailable for %d%s" % (
-            len(open_), ", ".join(open_) or "none", len(waiting),
-            ": " + "; ".join(waiting) if waiting else "")
+            len(open_), _first_few(open_, ", ") or "none", len(waiting),
+            ": " + _first_few(waiting, "; ") if waiting else "")
 
     # ------------------------------------------------------------------ explicit topics
     def add_explicit(self, topic: str, origin: str) -> bool:
@@ -324,3 +325,9 @@ class WatchList:
         self._closed.update(object_uris)
         for uri in object_uris:
             self._unavailable.pop(uri, None)
+
+
+def _first_few(names: list[str], separator: str) -> str:
+    shown = separator.join(names[:SUMMARY_NAMES])
+    more = len(names) - SUMMARY_NAMES
+    return shown + (" and %d more" % more if more > 0 else "")

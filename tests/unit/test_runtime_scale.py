@@ -152,3 +152,23 @@ def test_partitions_that_become_active_at_once_are_opened_many_at_once():
     live = h.broker.receivers[-1]
     assert len([op for op in live.ops if op[0] == "subscribe"]) == len(stopped) - 1
     assert len(h.broker.receivers) == 1, "on the live connection"
+
+
+def test_the_watch_list_log_line_names_the_first_few_and_counts_the_rest():
+    from ansible_collections.zhmc.eda.plugins.module_utils.watch_list import (
+        SUMMARY_NAMES, OsObject, WatchList)
+
+    def obj(i: int) -> OsObject:
+        return OsObject(uri="/api/partitions/p%04d" % i, name="P%04d" % i, cls="partition",
+                        cpc_name="CPC1", cpc_uri="/api/cpcs/c1")
+
+    watch = WatchList()
+    for i in range(1000):
+        watch.add_channel(obj(i), "os-topic-%d" % i, "config")
+    watch.mark_unavailable(obj(1000), "not running")
+    line = watch.summary()
+    assert line.startswith("OS message channels open for 1000: P0000 (CPC CPC1), ")
+    assert "P%04d (CPC CPC1) and %d more;" % (SUMMARY_NAMES - 1, 1000 - SUMMARY_NAMES) in line
+    assert "P%04d " % SUMMARY_NAMES not in line
+    assert line.endswith("unavailable for 1: P1000 (CPC CPC1): not running")
+    assert len(line) < 1000
