@@ -16,7 +16,7 @@ printed last. Design target: ours >= 0.9 x generic.
 
 The source puts one event dict per `queue.put()` (ansible-rulebook 1.1 accepts nothing
 else). On 2026-11-24, when it still put one list per batch, lists measured 1.30x generic and
-one put per event 1.12x (docs/source.md): both above the target, so one code path for all
+one put per event 1.12x (docs/source.md, "How it works inside"): both above the target, so one code path for all
 ansible-rulebook versions was kept.
 """
 import argparse
