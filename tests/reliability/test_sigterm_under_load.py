@@ -366,14 +366,17 @@ def test_every_run_exits_within_5s_with_code_0(sigterm_runs):
 
 def test_the_load_was_on_when_sigterm_came(sigterm_runs):
     """The floods ran until the exit: 'repeat' kept the source busy with duplicates (thousands
-    a second, one event emitted), 'distinct' reached the rules at 200 notifications a second
-    (most were emitted; the rest was on its way)."""
+    a second, one event emitted), 'distinct' published 200 notifications a second and they
+    went on through the rules after the first. How many of them the rules engine had taken by
+    the signal is its rate on the machine, not the load: on a busy machine (load 4.8 on the 2
+    cores, 2026-12-02) it took 29 of 203 in 1.1 s and the source held the rest, which is
+    load too; so more than the first is asked for, not a share."""
     def loaded(o: Outcome) -> bool:
         case = o.case
         if case.shape == "repeat":
             return o.sent_at_signal >= REPEAT_MINIMUM and (case.mode == "ws" or o.emitted == 1)
         least = DISTINCT_PER_SECOND * case.flood_seconds
-        return o.sent_at_signal >= least and (case.mode == "ws" or (o.emitted or 0) >= least / 2)
+        return o.sent_at_signal >= least and (case.mode == "ws" or (o.emitted or 0) >= 2)
 
     problem = _failures(sigterm_runs, loaded)
     assert not problem, "the load was not as intended in " + problem
