@@ -47,7 +47,8 @@ class HmcSim:
     def __init__(self, state_dir: str, config: dict[str, Any] | str | os.PathLike[str] | None = None,
                  host: str = "127.0.0.1", ws_port: int = 0, stomp_port: int = 0, admin_port: int = 0,
                  external_broker: dict[str, Any] | None = None, heartbeat_ms: int = 5000, job_delay: float = 0.5,
-                 shared_config: str | None = None, hmc_name: str | None = None) -> None:
+                 shared_config: str | None = None, hmc_name: str | None = None,
+                 stomp_session_tickets: bool = True) -> None:
         self.state_dir = os.path.abspath(state_dir)
         if config is None:
             config = default_config()
@@ -68,6 +69,9 @@ class HmcSim:
         self.external_broker = external_broker
         self.heartbeat_ms = int(heartbeat_ms)
         self.job_delay = float(job_delay)
+        # TLS 1.3 session tickets after the STOMP handshake, as a Java (JSSE) server sends them;
+        # off only for clients on stomp.py 8 (docs/hmcsim.md, Decisions).
+        self.stomp_session_tickets = bool(stomp_session_tickets)
         self.hmc = Hmc(config, job_delay=self.job_delay)
         self.userid, self.password = self.hmc.first_user()
         # Set by start(); the STOMP endpoint is `stomp` or, in external-broker mode, `broker`.
@@ -112,7 +116,11 @@ class HmcSim:
                 self.stomp_port = self.broker.port
                 self.hmc.publisher = self.broker
             else:
-                self.stomp = StompServer(self.hmc, context, self._bind_host, stomp_port, self.heartbeat_ms)
+                stomp_context = context
+                if not self.stomp_session_tickets:
+                    stomp_context = self.certs.server_context()
+                    stomp_context.num_tickets = 0
+                self.stomp = StompServer(self.hmc, stomp_context, self._bind_host, stomp_port, self.heartbeat_ms)
                 self.stomp.start()
                 self.stomp_port = self.stomp.port
                 self.hmc.publisher = self.stomp

@@ -387,6 +387,7 @@ class StompServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = _Connection(self, reader, writer, next(self._numbers))
+        LOG.debug("connection %d: TLS handshake done, from %s", conn.number, writer.get_extra_info("peername"))
         self._connections.add(conn)
         write_task = asyncio.ensure_future(conn.write_loop())
         try:

@@ -272,8 +272,11 @@ def free_loopback_address(ports=(HMC_WS_PORT, HMC_STOMP_PORT), attempts=50):
 def standard_ports_hmcsim():
     """A started HmcSim on a free loopback address with the HMC's standard ports, jobs that
     are done at once (zhmcclient polls jobs every 10 s), shared by one test module."""
+    # No TLS 1.3 session tickets: zhmcclient pins stomp.py 8, whose reader thread and writer
+    # thread use one TLS socket at once; a ticket arriving while CONNECT is written loses the
+    # CONNECT and zhmcclient waits for CONNECTED forever (docs/hmcsim.md, Decisions).
     sim, state_dir = _started_sim(host=free_loopback_address(), ws_port=HMC_WS_PORT, stomp_port=HMC_STOMP_PORT,
-                                  job_delay=0)
+                                  job_delay=0, stomp_session_tickets=False)
     try:
         yield sim
     finally:
