@@ -84,7 +84,8 @@ def memory_and_checkpoint(selected, quick, broker, results, quiet):
          lambda: bench_memory.slow_consumer(broker, paths.collections_path(), count=10000 if quick else 50000)),
         ("checkpoint", "the source with and without checkpoint_file",
          lambda: bench_checkpoint.checkpoint(broker, **({"count": 4000, "full_speed_count": 4000, "rounds": 1,
-                                                         "replay_count": 10000, "replay_pairs": 2}
+                                                         "replay_count": 10000, "replay_pairs": 2,
+                                                         "instruction_count": 1000}
                                                         if quick else {}))),
     )
     for key, title, function in plan:
