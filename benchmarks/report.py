@@ -141,13 +141,15 @@ def markdown(results):
         "`make bench` (or `python -m benchmarks.report` to re-render).",
         "",
         "Run %s to %s%s on: %s, %s CPUs, %s GB RAM, Linux %s, Python %s, stomp.py %s, %s, ActiveMQ %s, "
-        "zhmcclient %s. Broker: ActiveMQ over STOMP+TLS on loopback (tests/support/activemq.py). "
+        "zhmcclient %s%s. Broker: ActiveMQ over STOMP+TLS on loopback (tests/support/activemq.py). "
         "Load average (1/5/15 min) at start %s, at end %s: other work on the machine distorts latency "
         "most." % (
             results.get("started"), results.get("finished"), " (quick run)" if results.get("quick") else "",
             machine.get("cpu") or "unknown CPU", machine.get("cpus"), machine.get("memory_gb"),
             machine.get("kernel"), machine.get("python"), machine.get("stomp_py"), machine.get("java"),
-            machine.get("activemq"), machine.get("zhmcclient"), machine.get("load_average_at_start"),
+            machine.get("activemq"), machine.get("zhmcclient") or "(not installed for this run)",
+            ", ansible-rulebook %s" % machine["ansible_rulebook"] if machine.get("ansible_rulebook") else "",
+            machine.get("load_average_at_start"),
             machine.get("load_average_at_end")) + _carried_over_note(results),
         "",
         "| what | target | measured | |",

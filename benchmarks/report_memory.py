@@ -177,8 +177,8 @@ def _plot_checkpoint(check, path):
 
 # ------------------------------------------------------------------ text
 HOW = [
-    "- **Memory** (issue 17; `benchmarks/bench_memory.py`): ansible-rulebook (`-v`, the collection installed from "
-    "its tarball) runs the source topics-only on ActiveMQ over STOMP+TLS with one rule whose `debug` action prints "
+    "- **Memory** (issue 17; `benchmarks/bench_memory.py`): ansible-rulebook (`-v`, the 1.3 line as in "
+    "tests/requirements.txt, the collection installed from its tarball) runs the source topics-only on ActiveMQ over STOMP+TLS with one rule whose `debug` action prints "
     "every event; the whole process tree, the rules engine's JVM included, runs in a cgroup v1 memory group limited "
     "to 200 MB (`memory.limit_in_bytes` and `memory.memsw.limit_in_bytes`, as podman --memory does for an EDA "
     "controller activation; benchmarks/estate_support.py). Once the source is connected a publisher process sends "
@@ -210,6 +210,15 @@ HOW = [
 
 def notes(results):
     out = []
+    loads = ["%s %s (waited %d s for it to drop below the threshold)" % (
+        key.replace("_", " "), results[key]["load_average"]["start"][0],
+        results[key]["load_average"]["waited_for_quiet_s"] or 0)
+        for key in KEYS if (results.get(key) or {}).get("load_average")]
+    if loads:
+        out.append("Load average (1 minute) when each of the memory and checkpoint benchmarks started: %s; "
+                   "measured at %s." % ("; ".join(loads), ", ".join(
+                       "%s %s" % (key.replace("_", " "), results[key].get("measured_at")) for key in KEYS
+                       if (results.get(key) or {}).get("measured_at"))))
     memory = results.get("memory")
     if memory and (memory.get("median") or {}).get("zhmc", {}).get("runs"):
         ours = memory["median"]["zhmc"]

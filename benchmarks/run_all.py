@@ -10,6 +10,7 @@ docs/performance.md (benchmarks/report.py). Figures, not pass/fail: the exit cod
 when a target is missed (the table says so).
 """
 import argparse
+import importlib.metadata
 import json
 import logging
 import os
@@ -149,12 +150,16 @@ def machine():
                                           "import zhmcclient; print(zhmcclient.__version__)"]) \
         if os.path.exists(bench_receiver_cpu.ZHMCCLIENT_PYTHON) else None
     activemq_version = _command_output(["dpkg-query", "-W", "-f=${Version}", "activemq"])
+    try:
+        rulebook_version = importlib.metadata.version("ansible-rulebook")
+    except importlib.metadata.PackageNotFoundError:
+        rulebook_version = None
     java = _command_output(["java", "-version"]).splitlines()
     return {
         "cpu": cpu_model, "cpus": os.cpu_count(), "memory_gb": memory_gb,
         "kernel": platform.release(), "python": platform.python_version(),
         "stomp_py": getattr(stomp, "__version__", None), "zhmcclient": zhmcclient_version,
-        "activemq": activemq_version, "java": java[0] if java else None,
+        "activemq": activemq_version, "java": java[0] if java else None, "ansible_rulebook": rulebook_version,
         "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
     }
 
