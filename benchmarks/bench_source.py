@@ -147,10 +147,19 @@ def latency(broker, rates=(100, 500, 2000), seconds=8.0, warmup_seconds=2.0, log
 
 def burst(broker, count=50000, slow_every=50, slow_seconds=0.01, log=print):
     """The source in a fresh process, a slow consumer, `count` notifications at full speed."""
-    topic = "zeda-burst-bench"
+    result = source_in_process(broker, "zeda-burst-bench", count,
+                               ["--slow-every", str(slow_every), "--slow-seconds", str(slow_seconds)])
+    result["slow_consumer"] = "%.0f ms pause every %d events" % (slow_seconds * 1000, slow_every)
+    log("  burst %d: lost %d, duplicated %d, peak RSS %.0f MB, %.1f s" % (
+        count, result["lost"], result["duplicated"], result["peak_rss_mb"], result["seconds_from_ready"]))
+    return result
+
+
+def source_in_process(broker, topic, count, worker_args=(), rate=0.0, text_chars=0):
+    """benchmarks/source_worker.py burst (the source alone in a fresh process) while a publisher
+    process sends `count` notifications (at `rate`/s, 0: full speed); the worker's figures."""
     argv = [sys.executable, "-m", "benchmarks.source_worker", "burst", "--port", str(broker.stomp_ssl_port),
-            "--ca-file", broker.ca_file, "--topic", topic, "--count", str(count),
-            "--slow-every", str(slow_every), "--slow-seconds", str(slow_seconds)]
+            "--ca-file", broker.ca_file, "--topic", topic, "--count", str(count)] + list(worker_args)
     env = dict(os.environ, ZEDA_AMQ_USERID=broker.userid, ZEDA_AMQ_PASSWORD=broker.password,
                PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     worker = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -158,20 +167,17 @@ def burst(broker, count=50000, slow_every=50, slow_seconds=0.01, log=print):
         ready, _, _ = select.select([worker.stdout], [], [], 90)
         line = worker.stdout.readline() if ready else ""
         if line.strip() != "READY":
-            raise RuntimeError("burst worker not ready: %r %s" % (line, worker.stderr.read()[-2000:]
-                                                                  if worker.poll() is not None else ""))
-        pub_argv, pub_env = broker.publisher_command(topic, count)
+            raise RuntimeError("source worker not ready: %r %s" % (line, worker.stderr.read()[-2000:]
+                                                                   if worker.poll() is not None else ""))
+        pub_argv, pub_env = broker.publisher_command(topic, count, rate=rate, text_chars=text_chars)
         publisher = subprocess.run(pub_argv, env=pub_env, capture_output=True, text=True, timeout=600, check=False)
-        out, err = worker.communicate(timeout=600)
+        out, _err = worker.communicate(timeout=600)
     finally:
         if worker.poll() is None:
             worker.kill()
             worker.wait(10)
     result = json.loads([item for item in out.splitlines() if item.startswith("{")][-1])
     result["publish"] = json.loads(publisher.stdout.strip().splitlines()[-1])
-    result["slow_consumer"] = "%.0f ms pause every %d events" % (slow_seconds * 1000, slow_every)
-    log("  burst %d: lost %d, duplicated %d, peak RSS %.0f MB, %.1f s" % (
-        count, result["lost"], result["duplicated"], result["peak_rss_mb"], result["seconds_from_ready"]))
     return result
 
 

@@ -12,6 +12,7 @@ podman's --memory does in an EDA controller activation. The peak is memory.max_u
 """
 import os
 import re
+import signal
 import time
 
 from hmcsim.estate import generate
@@ -114,10 +115,12 @@ def zhmc_source(sim, **extra):
 class Rulebook(RulebookRun):
     """ansible-rulebook on the installed collection, optionally inside a memory cgroup."""
 
-    def __init__(self, path, workdir, collections_path, sim=None, cgroup=None, variables=None, source_dirs=None):
+    def __init__(self, path, workdir, collections_path, sim=None, cgroup=None, variables=None, source_dirs=None,
+                 env_vars=None, extra_args=()):
         env = {PASSWORD_ENV: sim.password} if sim is not None else {}
+        env.update(env_vars or {})
         super().__init__(path, workdir, collections_path, variables=variables, env_vars=env, verbosity=1,
-                         source_dirs=source_dirs)
+                         source_dirs=source_dirs, extra_args=extra_args)
         self.cgroup = cgroup
 
     def command(self):
@@ -141,6 +144,12 @@ class Rulebook(RulebookRun):
             if match:
                 out.append((arrived, match.group(1), int(match.group(2)), match.group(3)))
         return out
+
+    def lines_since(self, start):
+        """([(arrival monotonic time, line)] from line index `start` on, the next index)."""
+        with self._cond:
+            out = list(zip(self.line_times[start:], self.lines[start:], strict=True))
+        return out, start + len(out)
 
     def count_osm(self):
         with self._cond:
@@ -240,6 +249,15 @@ class MemoryCgroup:
     def peak_mb(self):
         return int(self._read("memory.max_usage_in_bytes")) / 2**20
 
+    def stat(self):
+        """memory.stat as {name: bytes or count} (rss: anonymous memory; cache: page cache)."""
+        out = {}
+        for line in self._read("memory.stat").splitlines():
+            name, _, value = line.partition(" ")
+            if value.isdigit():
+                out[name] = int(value)
+        return out
+
     def oom_kills(self):
         match = re.search(r"^oom_kill (\d+)", self._read("memory.oom_control"), re.M)
         return int(match.group(1)) if match else None
@@ -248,12 +266,29 @@ class MemoryCgroup:
         return int(self._read("memory.failcnt"))
 
     def remove(self):
-        for _ in range(50):
+        """Remove the group; processes still in it after 5 s (all started into it by the
+        benchmark) are killed first."""
+        for attempt in range(100):
             try:
                 os.rmdir(self.path)
                 return
+            except FileNotFoundError:
+                return
             except OSError:
+                if attempt == 50:
+                    self._kill_members()
                 time.sleep(0.1)  # its processes are still exiting
+
+    def _kill_members(self):
+        try:
+            pids = [int(pid) for pid in self._read("cgroup.procs").split()]
+        except (OSError, ValueError):
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def percentile(values, fraction):

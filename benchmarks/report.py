@@ -7,9 +7,10 @@ import os
 import sys
 
 try:
-    from benchmarks import report_estate
+    from benchmarks import report_estate, report_memory
 except ImportError:  # run as a script from benchmarks/
     import report_estate
+    import report_memory
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PERCENTILES = (0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99, 0.999)
@@ -140,13 +141,15 @@ def markdown(results):
         "`make bench` (or `python -m benchmarks.report` to re-render).",
         "",
         "Run %s to %s%s on: %s, %s CPUs, %s GB RAM, Linux %s, Python %s, stomp.py %s, %s, ActiveMQ %s, "
-        "zhmcclient %s. Broker: ActiveMQ over STOMP+TLS on loopback (tests/support/activemq.py). "
+        "zhmcclient %s%s. Broker: ActiveMQ over STOMP+TLS on loopback (tests/support/activemq.py). "
         "Load average (1/5/15 min) at start %s, at end %s: other work on the machine distorts latency "
         "most." % (
             results.get("started"), results.get("finished"), " (quick run)" if results.get("quick") else "",
             machine.get("cpu") or "unknown CPU", machine.get("cpus"), machine.get("memory_gb"),
             machine.get("kernel"), machine.get("python"), machine.get("stomp_py"), machine.get("java"),
-            machine.get("activemq"), machine.get("zhmcclient"), machine.get("load_average_at_start"),
+            machine.get("activemq"), machine.get("zhmcclient") or "(not installed for this run)",
+            ", ansible-rulebook %s" % machine["ansible_rulebook"] if machine.get("ansible_rulebook") else "",
+            machine.get("load_average_at_start"),
             machine.get("load_average_at_end")) + _carried_over_note(results),
         "",
         "| what | target | measured | |",
@@ -212,9 +215,11 @@ def markdown(results):
         lines.append("| events/s through ansible-rulebook vs `eda.builtin.generic` | >= 0.9x | not measured: %s | |"
                      % throughput["error"].replace("|", "/").replace("\n", " ")[:300])
     lines += report_estate.rows(results)
+    lines += report_memory.rows(results)
     images = ["![Latency distribution](../benchmarks/results/latency.png)",
               "![CPU per notification](../benchmarks/results/cpu_per_notification.png)"]
     images += report_estate.images(results)
+    images += report_memory.images(results)
     lines.append("")
     for image in images:
         lines += [image, ""]
@@ -240,10 +245,11 @@ def markdown(results):
         "heart-beat configuration (5 s, check 1.0: bound 5 x 2 + 1 = 11 s).",
         "- **Shutdown**: from cancelling the source task (what ansible-rulebook does) to its end, "
         "including unsubscribe, disconnect and, with an HMC session, the logoff.",
-    ] + report_estate.HOW + [
+    ] + report_estate.HOW + report_memory.HOW + [
         "",
     ]
-    notes = list(results.get("notes") or []) + automatic_notes(results) + report_estate.notes(results)
+    notes = (list(results.get("notes") or []) + automatic_notes(results) + report_estate.notes(results)
+             + report_memory.notes(results))
     if notes:
         lines += ["## Notes on this run", ""] + ["- " + note for note in notes] + [""]
     return "\n".join(lines)
@@ -329,9 +335,9 @@ def _other_notes(results):
                      "The dotted lines (bare listener) show the broker + transport share at each rate.")
     burst = results.get("burst")
     if burst:
-        notes.append("Burst: the receiver holds back at most max_pending (default 100,000) notifications before it "
-                     "blocks stomp.py's thread (TCP back-pressure to the broker); RSS grows about 2 KB per held "
-                     "notification, so the peak depends on how far the consumer falls behind. Backlog status events "
+        notes.append("Burst: the receiver holds at most max_pending_bytes (default 4 MiB, each notification "
+                     "counted as its size as received plus 1.6 KB for its headers) before it blocks stomp.py's "
+                     "thread (TCP back-pressure to the broker); the broker holds the rest. Backlog status events "
                      "in this run: %s." % burst.get("backlog_status_events"))
     return notes
 
@@ -345,6 +351,7 @@ def write_all(results, samples, results_dir, markdown_path):
     if groups:
         plot_cpu(groups, os.path.join(results_dir, "cpu_per_notification.png"))
     report_estate.plot_all(results, results_dir)
+    report_memory.plot_all(results, results_dir)
     text = markdown(results) + "\n" + "\n".join(report_estate.paper(results))
     with open(markdown_path, "w") as handle:
         handle.write(text)
@@ -356,6 +363,7 @@ def main():
         results = json.load(handle)
     if any(key in json.dumps(results) for key in ('"memory": [', '"progress": [', '"samples_s": [')):
         report_estate.split_series(results, os.path.dirname(path))  # a run that kept them inline
+        report_memory.split_series(results, os.path.dirname(path))
         with open(path, "w") as handle:
             json.dump(results, handle, indent=1, sort_keys=True)
             handle.write("\n")

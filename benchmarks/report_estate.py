@@ -22,7 +22,7 @@ def _mark(ok):
     return "met" if ok else "**missed**"
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,12 +119,12 @@ def rows(results):
 
 
 # ------------------------------------------------------------------ series
-def split_series(results, directory):
-    """Move the time series out of `results` into directory/SERIES_FILE (kept for re-rendering:
-    a partial run keeps the series of the benchmarks it did not run)."""
-    path = os.path.join(directory, SERIES_FILE)
+def split_series(results, directory, keys=KEYS, filename=SERIES_FILE):
+    """Move the time series of `keys` out of `results` into directory/filename (kept for
+    re-rendering: a partial run keeps the series of the benchmarks it did not run)."""
+    path = os.path.join(directory, filename)
     series = _load(path)
-    for key in KEYS:
+    for key in keys:
         if key in results and "error" not in results[key]:
             extracted = _extract(results[key])
             if extracted:  # nothing to move: the series of an earlier run stay
@@ -169,13 +169,19 @@ def _load(path):
         return {}
 
 
-# ------------------------------------------------------------------ plots
-def plot_all(results, directory):
+def with_series(results, directory, keys=KEYS, filename=SERIES_FILE):
+    """A copy of `results` with the time series of `keys` put back from directory/filename."""
     results = copy.deepcopy(results)
-    series = _load(os.path.join(directory, SERIES_FILE))
-    for key in KEYS:
+    series = _load(os.path.join(directory, filename))
+    for key in keys:
         if key in results and key in series:
             _merge(results[key], series[key])
+    return results
+
+
+# ------------------------------------------------------------------ plots
+def plot_all(results, directory):
+    results = with_series(results, directory)
     made = []
     for key, function in (("estate_start", _plot_start), ("estate_relogon", _plot_relogon),
                           ("estate_idle", _plot_idle), ("storm", _plot_storm), ("follow", _plot_follow)):
@@ -187,7 +193,7 @@ def plot_all(results, directory):
 
 
 def _plot_start(start, path):
-    plt = _pyplot()
+    plt = pyplot()
     figure, (axis, curve) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 2]})
     delay_ms = int(start["remote_delay_s"] * 1000)
     groups = [("hmcsim as it is", 0), ("+%d ms per WS API call" % delay_ms, delay_ms)]
@@ -230,11 +236,11 @@ def _plot_start(start, path):
         curve.set_ylabel("seconds")
         curve.set_title("+%d ms per call: the source's part" % delay_ms, fontsize=10)
         curve.legend(fontsize=7)
-    _save(plt, figure, path)
+    save(plt, figure, path)
 
 
 def _plot_relogon(relogon, path):
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(8, 3.6))
     steps = (("detected_and_logged_on_s", "session expired -> noticed, logged on again", "#bbbbbb"),
              ("reopened_s", "1,000 channels opened again", "#9ecae1"),
@@ -262,11 +268,11 @@ def _plot_relogon(relogon, path):
     unique = dict(zip(labels, handles))
     axis.legend(unique.values(), unique.keys(), fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
                 frameon=False)
-    _save(plt, figure, path)
+    save(plt, figure, path)
 
 
 def _plot_idle(idle, path):
-    plt = _pyplot()
+    plt = pyplot()
     runs = idle["runs"]
     figure, (cpu, memory) = plt.subplots(1, 2, figsize=(9, 3.8))
     names = ["ansible-rulebook,\nidle source", "zhmc.eda,\n1 channel", "zhmc.eda,\n%d channels" % runs["all"]["channels"]]
@@ -288,11 +294,11 @@ def _plot_idle(idle, path):
     memory.set_ylabel("RSS, MB (process tree)")
     per = (idle.get("source_memory") or {}).get("rss_kb_per_partition", idle["kb_per_partition"])
     figure.suptitle("Idle, no traffic (the source: about %.1f KB of RSS per watched partition)" % per, fontsize=10)
-    _save(plt, figure, path)
+    save(plt, figure, path)
 
 
 def _plot_storm(storm, path):
-    plt = _pyplot()
+    plt = pyplot()
     figure, (events, memory) = plt.subplots(1, 2, figsize=(10, 4.2))
     ours, replay, generic = storm["zhmc"], storm.get("replay") or {}, storm.get("generic") or {}
     if ours.get("progress"):
@@ -318,11 +324,11 @@ def _plot_storm(storm, path):
     memory.legend(fontsize=7, loc="lower right")
     figure.suptitle("IPL storm: %d partitions active at once, %d messages each in %.0f s, a debug action per message"
                     % (storm["activated"], storm["messages_each"], storm["within_s"]), fontsize=10)
-    _save(plt, figure, path)
+    save(plt, figure, path)
 
 
 def _plot_follow(follow, path):
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(8, 4.8))
     styles = {"activated_one_after_another": "-", "created_one_after_another": "--", "activated_at_once": ":"}
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c"]
@@ -340,10 +346,10 @@ def _plot_follow(follow, path):
     axis.set_ylabel("fraction of partitions (CDF)")
     axis.set_title("Following partitions: %d each" % follow["count"], fontsize=10)
     axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
-    _save(plt, figure, path)
+    save(plt, figure, path)
 
 
-def _save(plt, figure, path):
+def save(plt, figure, path):
     figure.tight_layout()
     figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)
@@ -496,12 +502,13 @@ def paper(results):
         "about %s." % (
             num(base_mb, "%.0f MB"), num(full_mb, "%.0f MB"), num(per_kb, "%.1f KB"),
             num(per_kb * 5000 / 1024 if per_kb else None, "%.0f MB")),
-        "- **What a burst leaves waiting is.** When the rules take their time, the source holds what the "
-        "engine has not taken yet (about 2 KB per notification; `max_pending`, default 100,000, is the most it "
-        "holds before it stops reading from the broker). The IPL storm of 10,000 messages peaked at %s in the "
-        "200 MB cgroup (measured). A storm twice as large fits too; ten times as large does not at the default "
-        "`max_pending` (20 MB per 10,000 waiting): lower `max_pending` so that the broker is pushed back "
-        "instead, or raise the activation's memory." % num(storm.get("peak_mb"), "%.0f MB"),
+        "- **What a burst leaves waiting is bounded.** When the rules take their time, the source holds what "
+        "the engine has not taken yet, up to `max_pending_bytes` (default 4 MiB of memory, about 1,100 "
+        "notifications of 2 KB), then stops reading from the broker, which holds the rest. The IPL storm of "
+        "10,000 messages peaked at %s in the 200 MB cgroup (measured), and 50,000 notifications at full speed "
+        "stayed within a few MB of `eda.builtin.generic` (the memory row above), so a larger storm costs time, "
+        "not memory. What the HMC's broker does with a subscriber that falls far behind is not published "
+        "(see below)." % num(storm.get("peak_mb"), "%.0f MB"),
         "- **The rules engine's rate is the real limit.** With a debug action per OS message the engine took "
         "%s (measured): an IPL of 200 partitions x 50 messages is through after about %s. The sum of the OS "
         "message rates of all watched partitions must stay below what the rulebook's rules handle; a rulebook "
@@ -561,7 +568,7 @@ def paper(results):
         "- **Not known** without a real HMC: how many requests at once an HMC takes before it slows down or "
         "answers 503; whether it limits channels per session; how its broker treats a subscriber that falls far "
         "behind (ActiveMQ can block the producer or, with a pending message limit, drop messages for slow topic "
-        "consumers): the source keeps reading up to `max_pending`, so keep the rules' rate above the sustained "
-        "message rate.",
+        "consumers): the source keeps reading up to `max_pending_bytes`, so keep the rules' rate above the "
+        "sustained message rate.",
         "",
     ]

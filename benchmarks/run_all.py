@@ -1,13 +1,16 @@
 """`make bench`: every benchmark in one run on one machine, one ActiveMQ broker (STOMP+TLS, loopback).
 
     python -m benchmarks.run_all [--quick] [--only cpu,latency,burst,recovery,loss,shutdown,throughput,
-                                                 estate_start,estate_relogon,estate_idle,storm,follow]
+                                                 estate_start,estate_relogon,estate_idle,storm,follow,
+                                                 memory,slow_consumer,checkpoint]
+                                 [--quiet-load 0.7 [--quiet-wait 1800]]
 
 Writes benchmarks/results/latest.json, the plots benchmarks/results/*.png and the table in
 docs/performance.md (benchmarks/report.py). Figures, not pass/fail: the exit code is 0 even
 when a target is missed (the table says so).
 """
 import argparse
+import importlib.metadata
 import json
 import logging
 import os
@@ -24,12 +27,14 @@ from tests.support import paths  # noqa: E402
 
 paths.setup_sys_path()
 
-from benchmarks import bench_estate, bench_receiver_cpu, bench_source, report, report_estate  # noqa: E402
+from benchmarks import (  # noqa: E402
+    bench_checkpoint, bench_estate, bench_memory, bench_receiver_cpu, bench_source, report, report_estate,
+    report_memory)
 from tests.support.activemq import ActiveMQ  # noqa: E402
 
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 ALL = ("cpu", "latency", "burst", "recovery", "loss", "shutdown", "throughput",
-       "estate_start", "estate_relogon", "estate_idle", "storm", "follow")
+       "estate_start", "estate_relogon", "estate_idle", "storm", "follow", "memory", "slow_consumer", "checkpoint")
 THROUGHPUT_SCRIPT = os.path.join(REPO, "benchmarks", "bench_rulebook_throughput.py")
 
 
@@ -69,6 +74,52 @@ def estate(selected, quick, results):
             print("  failed: %s" % results[key]["error"], flush=True)
 
 
+def memory_and_checkpoint(selected, quick, broker, results, quiet):
+    """Issue 17's memory benchmarks and issue 15's checkpoint cost; each records the load
+    average around it (and waits for a quiet machine first when asked)."""
+    plan = (
+        ("memory", "memory in a 200 MB cgroup: zhmc.eda vs eda.builtin.generic",
+         lambda: bench_memory.memory(broker, paths.collections_path(),
+                                     **({"count": 5000, "rounds": 1, "former_bound": False} if quick else {}))),
+        ("slow_consumer", "slow consumer in ansible-rulebook's process",
+         lambda: bench_memory.slow_consumer(broker, paths.collections_path(), count=10000 if quick else 50000)),
+        ("checkpoint", "the source with and without checkpoint_file",
+         lambda: bench_checkpoint.checkpoint(broker, **({"count": 4000, "full_speed_count": 4000, "rounds": 1,
+                                                         "replay_count": 10000, "replay_pairs": 2,
+                                                         "instruction_count": 1000}
+                                                        if quick else {}))),
+    )
+    for key, title, function in plan:
+        if key not in selected:
+            continue
+        print(title, flush=True)
+        waited = quiet()
+        load = [round(value, 2) for value in os.getloadavg()]
+        try:
+            results[key] = function()
+        except Exception as exc:  # noqa: BLE001 - a figure that could not be measured says why
+            results[key] = {"error": "%s: %s" % (type(exc).__name__, exc)}
+            print("  failed: %s" % results[key]["error"], flush=True)
+        results[key]["load_average"] = {"start": load, "end": [round(value, 2) for value in os.getloadavg()],
+                                        "waited_for_quiet_s": waited}
+        results[key]["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def quiet_machine(max_load, limit_s, step_s=60):
+    """A function that waits (in steps of a minute, at most limit_s) until the 1-minute load
+    average is below max_load, and returns the seconds it waited; None: do not wait."""
+    def wait():
+        if max_load is None:
+            return 0
+        waited = 0
+        while os.getloadavg()[0] >= max_load and waited < limit_s:
+            print("  load %.2f >= %.2f: waiting" % (os.getloadavg()[0], max_load), flush=True)
+            time.sleep(step_s)
+            waited += step_s
+        return waited
+    return wait
+
+
 def _command_output(argv):
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
@@ -99,12 +150,16 @@ def machine():
                                           "import zhmcclient; print(zhmcclient.__version__)"]) \
         if os.path.exists(bench_receiver_cpu.ZHMCCLIENT_PYTHON) else None
     activemq_version = _command_output(["dpkg-query", "-W", "-f=${Version}", "activemq"])
+    try:
+        rulebook_version = importlib.metadata.version("ansible-rulebook")
+    except importlib.metadata.PackageNotFoundError:
+        rulebook_version = None
     java = _command_output(["java", "-version"]).splitlines()
     return {
         "cpu": cpu_model, "cpus": os.cpu_count(), "memory_gb": memory_gb,
         "kernel": platform.release(), "python": platform.python_version(),
         "stomp_py": getattr(stomp, "__version__", None), "zhmcclient": zhmcclient_version,
-        "activemq": activemq_version, "java": java[0] if java else None,
+        "activemq": activemq_version, "java": java[0] if java else None, "ansible_rulebook": rulebook_version,
         "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
     }
 
@@ -114,6 +169,10 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer notifications and rounds (a smoke run)")
     parser.add_argument("--only", default=",".join(ALL))
     parser.add_argument("--output", default=os.path.join(RESULTS, "latest.json"))
+    parser.add_argument("--quiet-load", type=float, default=None,
+                        help="before the memory and checkpoint benchmarks, wait until the 1-minute load "
+                             "average is below this")
+    parser.add_argument("--quiet-wait", type=float, default=1800.0, help="the longest such wait, seconds")
     options = parser.parse_args(argv)
     selected = [item for item in options.only.split(",") if item]
     unknown = set(selected) - set(ALL)
@@ -167,6 +226,8 @@ def main(argv=None):
             print("events/s through ansible-rulebook vs eda.builtin.generic", flush=True)
             results["throughput"] = rulebook_throughput(5000 if quick else 20000)
         estate(selected, quick, results)
+        memory_and_checkpoint(selected, quick, broker, results,
+                              quiet_machine(options.quiet_load, options.quiet_wait))
     finally:
         broker.stop()
     results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -184,6 +245,7 @@ def main(argv=None):
             results["carried_over"] = carried   # benchmark -> start of the run that measured it
     samples = report.split_samples(results)
     report_estate.split_series(results, RESULTS)
+    report_memory.split_series(results, RESULTS)
     with open(options.output, "w") as handle:
         json.dump(results, handle, indent=1, sort_keys=True)
         handle.write("\n")

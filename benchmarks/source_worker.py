@@ -1,7 +1,7 @@
 """The source alone in a fresh process, for figures that the benchmark process would distort.
 
     python -m benchmarks.source_worker burst --port P --ca-file F --topic T --count N \
-        [--slow-every 50 --slow-seconds 0.01]
+        [--slow-every 50 --slow-seconds 0.01] [--checkpoint-file PATH]
     python -m benchmarks.source_worker watch --port STOMP --ws-port WS --ca-file F \
         --channels '[{"cpc": ".*", "partition": ".*"}]'
 
@@ -12,9 +12,11 @@ this process, to tell the memory of one watched partition without a rules engine
 
 Runs zhmc.eda.notifications' main(queue, args) in-process (tests/reliability/harness.py:
 ansible-rulebook's queue of size 1 and one consumer that pauses `slow-seconds` after every
-`slow-every` events), prints READY once connected, then counts distinct zeda-test-id
-headers until it has N or times out, and prints one JSON line: received, duplicated,
-seconds, peak RSS of this process. Broker userid/password come from the environment.
+`slow-every` events; 0: a consumer that never pauses), prints READY once connected, then
+counts distinct zeda-test-id headers until it has N or times out, and prints one JSON line:
+received, duplicated, seconds, the rate at the queue (first to last event), the process's
+user+system CPU (all threads) from READY to the last event, peak RSS of this process.
+Broker userid/password come from the environment.
 """
 import argparse
 import json
@@ -38,12 +40,15 @@ def burst(options):
         "topics": [options.topic],
         "status_events": True,
     }
+    if options.checkpoint_file:
+        args["checkpoint_file"] = options.checkpoint_file
     source = harness.InProcessSource(args, slow_every=options.slow_every, slow_seconds=options.slow_seconds,
                                      keep_events=False)
     seen = set()
     duplicates = [0]
     complete = threading.Event()
     first = [None]
+    last = [None]
 
     def on_event(event, monotonic, _wall):
         item = harness.published_id(event)
@@ -51,6 +56,7 @@ def burst(options):
             return
         if first[0] is None:
             first[0] = monotonic
+        last[0] = monotonic
         if item in seen:
             duplicates[0] += 1
         seen.add(item)
@@ -63,8 +69,10 @@ def burst(options):
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("READY", flush=True)
     started = time.monotonic()
+    cpu_ready = _process_cpu()
     complete.wait(options.timeout)
     finished = time.monotonic()
+    cpu = _process_cpu() - cpu_ready
     still_running = not source.done.is_set()
     source.stop()
     result = {
@@ -74,9 +82,18 @@ def burst(options):
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "rss_at_ready_mb": round(rss_before, 1), "source_still_running": still_running,
         "backlog_status_events": source.status_counts.get("backlog", 0),
+        "rate_per_s": round((len(seen) - 1) / (last[0] - first[0]), 1) if len(seen) > 1 and last[0] > first[0]
+        else None,
+        "cpu_s": round(cpu, 3), "cpu_us_per_event": round(cpu / len(seen) * 1e6, 1) if seen else None,
     }
     print(json.dumps(result), flush=True)
     return 0
+
+
+def _process_cpu():
+    """User+system CPU seconds of this process, all threads."""
+    times = os.times()
+    return times.user + times.system
 
 
 def watch(options):
@@ -123,6 +140,7 @@ def main(argv=None):
     parser.add_argument("--slow-every", type=int, default=50)
     parser.add_argument("--slow-seconds", type=float, default=0.01)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--checkpoint-file")
     options = parser.parse_args(argv)
     return watch(options) if options.mode == "watch" else burst(options)
 

@@ -14,11 +14,13 @@ from typing import Dict, Tuple
 DEFAULT_WS_PORT = 6794
 DEFAULT_STOMP_PORT = 61612
 
-# Notifications, and bytes (as received), held between the broker connection and the
-# consumer before the receiver pushes back on the broker. The bytes bound keeps an EDA
-# activation (200 MB for ansible-rulebook, its JVM and the source) out of the OOM killer.
+# Notifications, and bytes (as received plus what holding each takes: handover.py), held
+# between the broker connection and the consumer before the receiver pushes back on the
+# broker. The bytes bound keeps an EDA activation (200 MB for ansible-rulebook, its JVM and
+# the source) out of the OOM killer, and the source's peak within a few MB of a source that
+# holds nothing (benchmarks/bench_memory.py: 8 MiB counted as received held 15 MB).
 DEFAULT_MAX_PENDING = 100000
-DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_PENDING_BYTES = 4 * 1024 * 1024
 # Largest STOMP frame accepted. HMC notifications are a few KB (an OS-message batch or a
 # property change of a big object some hundred KB at most); 4 MiB leaves ten times that
 # and more, while what stomp.py buffers for one frame (about three copies) stays near

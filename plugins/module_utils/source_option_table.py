@@ -227,10 +227,12 @@ Most notifications held between the broker connection and the rulebook. When the
 slower, the source stops reading from the broker (back-pressure, with a C(backlog) status
 event); nothing is dropped.""", default=DEFAULT_MAX_PENDING, minimum=1),
     "max_pending_bytes": _spec("int", """
-Most bytes of notifications (as received) held between the broker connection and the
-rulebook; the source pushes back on the broker at this or at O(max_pending), whichever comes
-first. The default keeps ansible-rulebook, its rules engine and the source inside an EDA
-controller activation's 200 MB under a burst.""", default=DEFAULT_MAX_PENDING_BYTES,
+Most bytes of memory the notifications held between the broker connection and the rulebook
+may take, counted as their size as received plus about 1.6 KB each for their headers; the
+source pushes back on the broker at this or at O(max_pending), whichever comes first. The
+default (4 MiB: about 1,100 notifications of 2 KB) keeps ansible-rulebook, its rules engine
+and the source inside an EDA controller activation's 200 MB under a burst.""",
+                               default=DEFAULT_MAX_PENDING_BYTES,
                                minimum=1024),
 }
 

@@ -17,8 +17,8 @@ object.
 
 Attributes: host, stomp_port, stomp_ssl_port, ca_file, userid, password, workdir, log_file.
 Also: is_running(), pid(), log_tail(), connection(use_ssl=False) (a connected stomp.py
-client), publisher_command(topic, count, rate) (argv and env of a load-generator process:
-`python -m tests.support.activemq publish ...`), os_message_notification(id, seq).
+client), publisher_command(topic, count, rate, text_chars) (argv and env of a load-generator
+process: `python -m tests.support.activemq publish ...`), os_message_notification(id, seq).
 
 Topic policy (why): the ActiveMQ *sample* activemq.xml gives topics a
 constantPendingMessageLimitStrategy(limit=1000), which silently discards the oldest messages
@@ -426,18 +426,19 @@ class ActiveMQ:
                 pass
         return count
 
-    def publisher_command(self, topic_name, count, rate=0.0, start_id=0, python=None):
+    def publisher_command(self, topic_name, count, rate=0.0, start_id=0, python=None, text_chars=0):
         """(argv, env) for a publisher subprocess: `count` HMC-shaped OS-message notifications.
 
         Each message carries the zeda-test-id header (start_id + i) and zeda-publish-ns (wall
         clock at send, for latency). rate: messages per second, 0 = as fast as possible.
+        text_chars: the message text is that long (console lines), 0 = one short line.
         The password goes through the environment, not the command line.
         """
         import sys
 
         argv = [python or sys.executable, "-m", "tests.support.activemq", "publish",
                 "--port", str(self.stomp_port), "--topic", topic_name, "--count", str(count),
-                "--rate", str(rate), "--start-id", str(start_id)]
+                "--rate", str(rate), "--start-id", str(start_id), "--text-chars", str(text_chars)]
         env = dict(os.environ, ZEDA_AMQ_USERID=self.userid, ZEDA_AMQ_PASSWORD=self.password)
         repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = repo + os.pathsep + env.get("PYTHONPATH", "")
@@ -451,13 +452,17 @@ OS_MESSAGE_TEMPLATE = (
     '"is-refresh":false}}]}}'
 )
 PUBLISHER_OBJECT_URI = "/api/partitions/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+# A console line that pads a longer message text (a multi-line display, as z/OS prints them).
+PAD_LINE = "IEE114I 10.15.32 2026.328 ACTIVITY  JOBS M/S TS USERS SYSAS INITS ACTIVE/MAX VTAM OAS\\n"
 
 
-def os_message_notification(test_id, sequence_number, object_uri=PUBLISHER_OBJECT_URI, name="PART1"):
+def os_message_notification(test_id, sequence_number, object_uri=PUBLISHER_OBJECT_URI, name="PART1",
+                            text_chars=0):
     """(headers, body) of an HMC-shaped os-message notification (hmc-notifications.md 5.1/5.2).
 
     The source drops an OS message whose sequence number it already saw for the same object
-    (dedupe), so each publisher must use rising sequence numbers per object_uri.
+    (dedupe), so each publisher must use rising sequence numbers per object_uri. text_chars:
+    the message text is padded with console lines to about that many characters.
     """
     now_ms = int(time.time() * 1000)
     headers = {
@@ -471,6 +476,9 @@ def os_message_notification(test_id, sequence_number, object_uri=PUBLISHER_OBJEC
         "zeda-test-id": str(test_id),
     }
     body = OS_MESSAGE_TEMPLATE.format(seq=sequence_number, ts=now_ms)
+    if text_chars > 0:
+        lines = PAD_LINE * max(0, (text_chars - 64) // (len(PAD_LINE) - 1))
+        body = body.replace("DATE=2026.328\\n", "DATE=2026.328\\n" + lines, 1)
     return headers, body
 
 
@@ -496,6 +504,7 @@ def _publisher_main(argv):
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--start-id", type=int, default=0)
+    parser.add_argument("--text-chars", type=int, default=0)
     options = parser.parse_args(argv)
     conn = stomp.Connection12([(options.host, options.port)], heartbeats=(0, 0), auto_content_length=False)
     listener = _ReceiptListener()
@@ -510,7 +519,8 @@ def _publisher_main(argv):
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        headers, body = os_message_notification(options.start_id + index, options.start_id + index + 1)
+        headers, body = os_message_notification(options.start_id + index, options.start_id + index + 1,
+                                                text_chars=options.text_chars)
         headers["zeda-publish-ns"] = str(time.time_ns())
         if index == options.count - 1:
             headers["receipt"] = "last"

@@ -136,3 +136,27 @@ def test_files_are_private(tmp_path):
     s.close()
     for path in (s.path, s.journal_path):
         assert os.stat(path).st_mode & 0o077 == 0, path
+
+
+@pytest.mark.parametrize("hmc, object_id, fingerprint", [
+    ("HMC1", "p1", "fp1"),
+    ('HMC "one"\n', "p\\1\u00e9", None),                 # quotes, a newline, a backslash, non-ASCII
+    ("hmc.example.com", "\u2028p1\x00", "f\"p"),        # JSON's awkward characters
+])
+def test_journal_lines_of_any_text_read_back_the_same(tmp_path, hmc, object_id, fingerprint):
+    """Message lines are formatted by hand (for speed): whatever the HMC names, each is
+    one line of valid JSON that a restart reads back."""
+    s = store(tmp_path)
+    s.load()
+    s.start()
+    s.record_message(hmc, object_id, 41, None, fingerprint)
+    s.record_message(hmc, object_id, 42, 1796200461363, fingerprint)
+    s.close()
+    with open(s.journal_path, encoding="utf-8") as handle:
+        lines = handle.read().split("\n")
+    assert lines[-1] == "" and len(lines) == 3
+    assert [json.loads(line)["s"] for line in lines[:2]] == [41, 42]
+    again = store(tmp_path)
+    assert again.load() == []
+    assert again.position(hmc, object_id) == (42, 1796200461363)
+    assert again.state.fingerprints.get(object_id, []) == ([fingerprint] if fingerprint else [])

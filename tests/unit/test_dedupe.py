@@ -47,3 +47,19 @@ def test_seeding_from_a_checkpoint_of_another_hmc_bridges():
     assert not d.is_new(URI, 2, 102, "m2")
     assert not d.is_new(URI, 3, 103, "m3")
     assert d.is_new(URI, 4, 104, "m4")
+
+
+def test_a_fingerprint_depends_on_the_message_only_however_often_it_is_asked():
+    """The last fingerprint is kept for the next ask (the checkpoint asks right after the
+    dedupe): another text, time or object never gets it, an equal text always gets the same."""
+    from ansible_collections.zhmc.eda.plugins.module_utils.dedupe import fingerprint
+
+    text = "".join(["IEE114I ", "ACTIVE"])
+    first = fingerprint("p1", 100, text)
+    assert fingerprint("p1", 100, text) == first
+    assert fingerprint("p1", 100, "".join(["IEE114I ", "ACTIVE"])) == first   # equal, another object
+    assert fingerprint("p1", 101, text) != first
+    assert fingerprint("p2", 100, text) != first
+    assert fingerprint("p1", 100, text + " ") != first
+    assert fingerprint("p1", 100, text) == first
+    assert fingerprint("p1", None, text) is None

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ansible_collections.zhmc.eda.plugins.module_utils.handover import HandOver
+from ansible_collections.zhmc.eda.plugins.module_utils.handover import HELD_ITEM_OVERHEAD, HandOver
 from ansible_collections.zhmc.eda.plugins.module_utils.secret_filter import MASK, mask_text
 from tests.support import paths
 
@@ -41,8 +41,13 @@ def wait_until(predicate, timeout=5.0):
         time.sleep(0.01)
 
 
+def exact(max_items, max_bytes):
+    """A hand-over that counts the sizes given and nothing more (no per-item overhead)."""
+    return HandOver(max_items=max_items, max_bytes=max_bytes, log=LOG, where="test", item_overhead=0)
+
+
 def test_bytes_bound_holds_the_producer_until_there_is_room():
-    hand_over = HandOver(max_items=100, max_bytes=100, log=LOG, where="test")
+    hand_over = exact(max_items=100, max_bytes=100)
     thread = producer(hand_over, [("a", 40), ("b", 40), ("c", 40), ("d", 10)])
     wait_until(lambda: hand_over.producer_waiting)
     assert hand_over.pending_bytes == 80 and hand_over.pending_count == 2
@@ -58,7 +63,7 @@ def test_bytes_bound_holds_the_producer_until_there_is_room():
 
 
 def test_count_bound_holds_the_producer():
-    hand_over = HandOver(max_items=2, max_bytes=10**9, log=LOG, where="test")
+    hand_over = exact(max_items=2, max_bytes=10**9)
     thread = producer(hand_over, [("a", 1), ("b", 1), ("c", 1)])
     wait_until(lambda: hand_over.producer_waiting)
     assert hand_over.pending_count == 2
@@ -68,14 +73,14 @@ def test_count_bound_holds_the_producer():
 
 
 def test_one_item_larger_than_the_bound_is_accepted_when_empty():
-    hand_over = HandOver(max_items=10, max_bytes=100, log=LOG, where="test")
+    hand_over = exact(max_items=10, max_bytes=100)
     hand_over.put({"n": "big"}, "x" * 500, 500, lambda: pytest.fail("must not wait"))
     assert hand_over.pending_bytes == 500 and hand_over.backpressure_count == 0
     assert names(hand_over.take(0, None, never_stop)[0]) == ["big"]
 
 
 def test_errors_come_in_order_and_count_bytes():
-    hand_over = HandOver(max_items=10, max_bytes=1000, log=LOG, where="test")
+    hand_over = exact(max_items=10, max_bytes=1000)
     keep = lambda: True  # noqa: E731
     hand_over.put({"n": "a"}, "", 10, keep)
     hand_over.put_error(ValueError("broker says no"), 30, keep)
@@ -89,9 +94,29 @@ def test_errors_come_in_order_and_count_bytes():
     assert hand_over.pending_bytes == 0
 
 
+def test_each_item_counts_with_what_holding_it_takes():
+    """The byte bound bounds memory: an item counts as its size plus the overhead of
+    holding it (its headers as Python objects), so small notifications are not held by
+    the thousand under a bound meant for megabytes."""
+    assert 1000 <= HELD_ITEM_OVERHEAD <= 2500
+    hand_over = HandOver(max_items=1000, max_bytes=4 * HELD_ITEM_OVERHEAD + 400, log=LOG, where="test")
+    thread = producer(hand_over, [(str(n), 100) for n in range(10)])
+    wait_until(lambda: hand_over.producer_waiting)
+    assert hand_over.pending_count == 4  # 4 x (100 + overhead) fit, a fifth does not
+    assert hand_over.pending_bytes == 4 * (100 + HELD_ITEM_OVERHEAD)
+    taken = names(hand_over.take(0, None, never_stop)[0])
+    assert taken == ["0", "1", "2", "3"]
+    while len(taken) < 10:  # the rest, never more than 4 at a time
+        batch = names(hand_over.take(5.0, None, never_stop)[0])
+        assert 1 <= len(batch) <= 4
+        taken += batch
+    thread.join(5)
+    assert taken == [str(n) for n in range(10)] and hand_over.pending_bytes == 0
+
+
 def test_a_torn_down_connection_ends_the_wait():
     stop = threading.Event()
-    hand_over = HandOver(max_items=1, max_bytes=100, log=LOG, where="test")
+    hand_over = exact(max_items=1, max_bytes=100)
     thread = producer(hand_over, [("a", 1), ("b", 1)], keep_waiting=lambda: not stop.is_set())
     wait_until(lambda: hand_over.producer_waiting)
     stop.set()
@@ -101,7 +126,7 @@ def test_a_torn_down_connection_ends_the_wait():
 
 
 def test_check_ends_an_empty_wait_and_leftovers_come_first():
-    hand_over = HandOver(max_items=10, max_bytes=100, log=LOG, where="test")
+    hand_over = exact(max_items=10, max_bytes=100)
     assert hand_over.take(5.0, None, lambda: "lost") == ([], "lost")
     hand_over.put({"n": "new"}, "", 1, lambda: True)
     hand_over.leftovers.append(({"n": "old"}, ""))

@@ -312,12 +312,13 @@ options:
     type: int
     default: 100000
   max_pending_bytes:
-    description: Most bytes of notifications (as received) held between the broker connection
-      and the rulebook; the source pushes back on the broker at this or at O(max_pending), whichever
-      comes first. The default keeps ansible-rulebook, its rules engine and the source inside
-      an EDA controller activation's 200 MB under a burst.
+    description: 'Most bytes of memory the notifications held between the broker connection and
+      the rulebook may take, counted as their size as received plus about 1.6 KB each for their
+      headers; the source pushes back on the broker at this or at O(max_pending), whichever comes
+      first. The default (4 MiB: about 1,100 notifications of 2 KB) keeps ansible-rulebook, its
+      rules engine and the source inside an EDA controller activation''s 200 MB under a burst.'
     type: int
-    default: 8388608
+    default: 4194304
 notes:
   - A transient failure at start (HMC or broker unreachable) is retried a few times with backoff
     and then stops the rulebook with a clear message (fail fast at start); once running, the source
