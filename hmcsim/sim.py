@@ -359,6 +359,15 @@ class HmcSim:
         self.stop()
         wsapi.httpd.reset_connections()  # any accepted while stopping
 
+    def boot_again(self) -> HmcSim:
+        """After kill(): the HMC comes up again on the same addresses and ports, as after a
+        reboot (restart()): sessions, their topics and jobs are gone; OS-message buffers,
+        sequence numbers and object URIs stay."""
+        if self._started:
+            raise RuntimeError("HmcSim is running: kill() it first")
+        self.hmc.restart()
+        return self.start()
+
     def send_error_frame(self, message: str | None = None, body: str | None = None, close: bool = True) -> int:
         """Send an ERROR frame to every STOMP connection (then close it, like ActiveMQ)."""
         return self._stomp_only("send_error_frame").send_error_frame(message, body, close)

@@ -65,7 +65,10 @@ class Resume:
 
     def seed_dedupe(self, dedupe: Optional[OsMessageDedupe], hmc_name: str) -> None:
         """Tell the dedupe what was emitted: by sequence number what this HMC numbered, by
-        time what other HMCs did (they number their own)."""
+        time what other HMCs did (they number their own). This HMC's own position can be
+        stale: after a fail-over the stream went on through another HMC, and the messages
+        this one got after it came back were emitted already; a newer time from another HMC
+        therefore bridges by time as well (found by the kill and fail-over soak)."""
         self.hmc_name = hmc_name
         if self.store is None or dedupe is None:
             return
@@ -77,7 +80,8 @@ class Resume:
         others = [name for name in state.positions if name != hmc_name]
         for name in others:
             for object_id, position in state.positions[name].items():
-                if object_id not in own:
+                mine = own.get(object_id)
+                if mine is None or _later(position.timestamp, mine.timestamp):
                     dedupe.seed(object_id, None, position.timestamp,
                                 state.fingerprints.get(object_id, ()))
         if others:
@@ -126,3 +130,8 @@ class Resume:
     def close(self) -> None:
         if self.store is not None:
             self.store.close()
+
+
+def _later(timestamp: Optional[int], than: Optional[int]) -> bool:
+    """A known time after another (an unknown one is never later; any is after none)."""
+    return timestamp is not None and (than is None or timestamp > than)

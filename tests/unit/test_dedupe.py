@@ -63,3 +63,31 @@ def test_a_fingerprint_depends_on_the_message_only_however_often_it_is_asked():
     assert fingerprint("p1", 100, text + " ") != first
     assert fingerprint("p1", 100, text) == first
     assert fingerprint("p1", None, text) is None
+
+
+def test_a_stale_position_of_this_hmc_bridges_by_the_newer_time_of_another(tmp_path):
+    """HMC-A died at message 182, the stream went on through HMC-B to message 230; A came back
+    and got 220 on as its own 183 on. A restart on A must not emit 220-230 again (the kill and
+    fail-over soak found them emitted twice) and must emit 231 on."""
+    from ansible_collections.zhmc.eda.plugins.module_utils.checkpoint import CheckpointStore
+    from ansible_collections.zhmc.eda.plugins.module_utils.dedupe import fingerprint
+    from ansible_collections.zhmc.eda.plugins.module_utils.resume import Resume
+
+    path = str(tmp_path / "cp.json")
+    written = CheckpointStore(path, "sel")
+    written.load()
+    written.start()
+    for n in range(1, 183):
+        written.record_message("HMC-A", "p1", n, 1000 + n, fingerprint("p1", 1000 + n, "m%d" % n))
+    for n in range(183, 231):
+        written.record_message("HMC-B", "p1", n, 1000 + n, fingerprint("p1", 1000 + n, "m%d" % n))
+    written.close()
+    resume = Resume(path, "sel")
+    resume.load()
+    d = OsMessageDedupe()
+    resume.seed_dedupe(d, "HMC-A")
+    assert d.backfill_from(URI) == 183            # A's own position still says where to list from
+    assert [d.is_new(URI, seq, 1000 + n, "m%d" % n) for seq, n in ((183, 220), (193, 230))] == [False, False]
+    assert d.is_new(URI, 194, 1231, "m231")
+    assert not d.is_new(URI, 194, 1231, "m231")   # by number again
+    resume.close()
