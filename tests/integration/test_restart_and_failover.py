@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.test_source_hmcsim import (  # noqa: F401 - workdir is a fixture
     CONNECTED_LINE, assert_no_duplicates, hmc, os_texts, source_args, start_rulebook, workdir)
-from tests.support.fixtures_hmcsim import HMC_STOMP_PORT, HMC_WS_PORT, free_loopback_address
+from tests.support.fixtures_hmcsim import twin_hmcsims
 
 pytestmark = [pytest.mark.jdk, pytest.mark.slow]
 
@@ -106,10 +106,7 @@ def test_the_hmc_restarted_while_the_rulebook_was_down(fresh_hmcsim, collections
 
 def test_the_other_hmc_takes_over_when_the_one_in_use_dies(hmcsim_factory, collections_path,
                                                           workdir):
-    shared = os.path.join(workdir, "shared-hmc.json")
-    ports = dict(ws_port=HMC_WS_PORT, stomp_port=HMC_STOMP_PORT, shared_config=shared)
-    first = hmcsim_factory(host=free_loopback_address(), hmc_name="HMC-A", **ports)
-    second = hmcsim_factory(host=free_loopback_address(), hmc_name="HMC-B", **ports)
+    first, second = twin_hmcsims(hmcsim_factory, os.path.join(workdir, "shared-hmc.json"))
     assert first.password == second.password and first.uri("CPC1", "PART1") == second.uri(
         "CPC1", "PART1")
     args = source_args(first, hmc_host=[first.host, second.host], status_events=True,

@@ -24,7 +24,7 @@ import pytest
 from tests.integration.test_source_hmcsim import (  # noqa: F401 - workdir is a fixture
     CONNECTED_LINE, hmc, os_events, os_texts, source_args, start_rulebook, workdir)
 from tests.reliability import harness
-from tests.support.fixtures_hmcsim import HMC_STOMP_PORT, HMC_WS_PORT, free_loopback_address
+from tests.support.fixtures_hmcsim import twin_hmcsims
 
 pytestmark = [pytest.mark.jdk, pytest.mark.slow]
 
@@ -96,10 +96,7 @@ def in_use(sims: list):
 
 def test_rulebook_kills_and_hmc_failovers_lose_and_repeat_nothing(
         hmcsim_factory, collections_path, workdir):
-    shared = os.path.join(workdir, "shared-hmc.json")
-    ports = dict(ws_port=HMC_WS_PORT, stomp_port=HMC_STOMP_PORT, shared_config=shared)
-    sims = [hmcsim_factory(host=free_loopback_address(), hmc_name=name, **ports)
-            for name in ("HMC-A", "HMC-B")]
+    sims = twin_hmcsims(hmcsim_factory, os.path.join(workdir, "shared-hmc.json"))
     args = source_args(sims[0], hmc_host=[sim.host for sim in sims], status_events=True,
                        checkpoint_file=os.path.join(workdir, "checkpoint.json"),
                        os_message_channels=[{"cpc": "CPC1", "partition": "PART1"}])
@@ -107,8 +104,7 @@ def test_rulebook_kills_and_hmc_failovers_lose_and_repeat_nothing(
     args.pop("stomp_port")
     # Fast retries, default heart-beats: a killed HMC resets its connections (seen at once),
     # and 1 s heart-beats would add a machine's stalls to what is measured here.
-    args["stomp_retry_timeout_config"] = {key: value for key, value in args["stomp_retry_timeout_config"].items()
-                                          if not key.startswith("heartbeat_")}
+    args["stomp_retry_timeout_config"] = harness.default_heartbeats(args["stomp_retry_timeout_config"])
     publisher = TwinPublisher(sims)
     printed: list[dict] = []           # every run's events, in order
     take_overs: list[float] = []

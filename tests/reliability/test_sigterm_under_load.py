@@ -59,8 +59,7 @@ CONNECTED_LINE = r"zhmc\.eda\.notifications connected to"
 # that late, the rules engine's clock 3 s behind) outlasts hmcsim's 1.5 s window for 1 s
 # heart-beats, as it would ActiveMQ's, and the broker drops the connection before the signal
 # is even seen; then no goodbye is possible, whatever the source does.
-SIGTERM_RETRY_CONFIG = {key: value for key, value in harness.FAST_RETRY_CONFIG.items()
-                        if not key.startswith("heartbeat_")}
+SIGTERM_RETRY_CONFIG = harness.default_heartbeats(harness.FAST_RETRY_CONFIG)
 # The longest a run waits for its flood to reach the intended load before the signal.
 LOAD_WAIT_SECONDS = 30
 EMITTED_LINE = r"zhmc\.eda\.notifications stopped \((\d+) events emitted\)"

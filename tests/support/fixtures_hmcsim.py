@@ -268,6 +268,13 @@ def free_loopback_address(ports=(HMC_WS_PORT, HMC_STOMP_PORT), attempts=50):
     raise RuntimeError("no loopback address with free ports %s after %d attempts" % (ports, attempts))
 
 
+def twin_hmcsims(hmcsim_factory, shared_config, names=("HMC-A", "HMC-B")):
+    """Two redundant HMCs of one CPC: one configuration (users, inventory, CA) in the file
+    shared_config, each on a free loopback address of its own with the HMC's standard ports."""
+    return [hmcsim_factory(host=free_loopback_address(), hmc_name=name, ws_port=HMC_WS_PORT,
+                           stomp_port=HMC_STOMP_PORT, shared_config=shared_config) for name in names]
+
+
 @pytest.fixture(scope="module")
 def standard_ports_hmcsim():
     """A started HmcSim on a free loopback address with the HMC's standard ports, jobs that
